@@ -1,0 +1,6 @@
+/// Every command the shell exposes to the UI, by name.
+///
+/// `build.rs` feeds this list to Tauri's app manifest so that the ACL governs the app's own
+/// commands (without the manifest, every local window could call them whatever the capability
+/// says). A test checks it against `generate_handler!` and `capabilities/main.json`.
+pub const COMMANDS: &[&str] = &["about"];

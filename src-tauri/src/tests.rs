@@ -1,0 +1,124 @@
+//! The shell under Tauri's mock runtime: no display needed, the real capabilities apply.
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+use crate::command_list::COMMANDS;
+use crate::{app_builder, labels, About};
+
+fn app() -> tauri::App<MockRuntime> {
+    app_builder(mock_builder())
+        .build(tauri::generate_context!())
+        .expect("the app must build under the mock runtime")
+}
+
+fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
+    WebviewWindowBuilder::new(app, label, WebviewUrl::default())
+        .build()
+        .expect("mock windows always build")
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("static URL"),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().expect("responses are JSON"))
+}
+
+#[test]
+fn about_reports_this_build() {
+    let app = app();
+    let main = window(&app, labels::MAIN);
+    let about = invoke(&main, "about", json!({})).expect("main may call about");
+    let expected = About::of_this_build();
+    assert_eq!(about["product"], "Tessera");
+    assert_eq!(
+        about["version"], expected.version,
+        "version comes from Cargo"
+    );
+    assert_eq!(about["commit"], expected.commit);
+    assert_eq!(about["buildDate"], expected.build_date);
+}
+
+#[test]
+fn every_listed_command_is_handled_and_allowed_on_main() {
+    let app = app();
+    let main = window(&app, labels::MAIN);
+    for cmd in COMMANDS {
+        // Missing arguments are fine here; "not found" or "not allowed" means the list,
+        // generate_handler! and the capability have drifted apart.
+        if let Err(err) = invoke(&main, cmd, json!({})) {
+            let text = err.to_string();
+            assert!(
+                !text.contains("not found") && !text.contains("not allowed"),
+                "command {cmd} must be registered and granted to main: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn windows_other_than_main_are_refused_every_command() {
+    let app = app();
+    // Labels of the sign-in popup and the hidden silent-SSO window, which show the IdP's pages.
+    for label in ["auth-popup", "auth-silent", "anything-else"] {
+        let other = window(&app, label);
+        for cmd in COMMANDS {
+            let err = invoke(&other, cmd, json!({}))
+                .expect_err("only the main window may call the app's commands");
+            assert!(
+                err.to_string().contains("not allowed"),
+                "{cmd} on {label} must be refused by the ACL, got {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn capability_grants_exactly_the_listed_commands_to_main_only() {
+    let capability: Value = serde_json::from_str(include_str!("../capabilities/main.json"))
+        .expect("capabilities/main.json is JSON");
+    assert_eq!(capability["windows"], json!([labels::MAIN]));
+    assert_eq!(capability["local"], json!(true));
+    assert!(
+        capability.get("remote").is_none(),
+        "no remote origin may get IPC"
+    );
+    let mut granted: Vec<String> = capability["permissions"]
+        .as_array()
+        .expect("permissions is a list")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|p| p.strip_prefix("allow-"))
+        .map(|p| p.replace('-', "_"))
+        .collect();
+    granted.sort();
+    let mut listed: Vec<String> = COMMANDS.iter().map(|c| c.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        granted, listed,
+        "capabilities/main.json and COMMANDS must agree"
+    );
+}
+
+#[test]
+fn version_and_help_flags_exit_cleanly_and_unknown_arguments_do_not() {
+    use std::process::ExitCode;
+    let run = |args: &[&str]| crate::main_with_args(args.iter().map(|a| a.to_string()));
+    assert_eq!(run(&["--version"]), ExitCode::SUCCESS);
+    assert_eq!(run(&["--help"]), ExitCode::SUCCESS);
+    assert_eq!(run(&["--bogus"]), ExitCode::from(2));
+    assert_eq!(run(&["--version", "extra"]), ExitCode::from(2));
+}

@@ -1,0 +1,228 @@
+//! Harness for driving the real `tessera` binary through WebDriver.
+//!
+//! `tauri-driver` translates WebDriver sessions into launches of the app under Debian's
+//! `WebKitWebDriver`. The harness checks its environment first and fails loudly when anything
+//! is missing: a display, the driver, or the app binary. `scripts/test` provides all three.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// One app on the display at a time: two would fight over focus and the 2-core CPU.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// A running app under WebDriver. Dropping it stops the driver (and so the app).
+#[derive(Debug)]
+pub struct App {
+    /// The WebDriver client, pointed at the app's main window.
+    pub client: Client,
+    driver: Driver,
+    _data_home: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl App {
+    /// Starts `tauri-driver` and the app, with its data, config and cache folders in a fresh
+    /// temporary directory so that no test sees another's state or the developer's.
+    pub async fn launch() -> App {
+        let turn = ONE_APP_AT_A_TIME.lock().await;
+        require_environment();
+        let binary = app_binary();
+        let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
+        let driver = Driver::start(data_home.path());
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("browserName".into(), json!("wry"));
+        capabilities.insert(
+            "tauri:options".into(),
+            json!({ "application": binary.to_string_lossy() }),
+        );
+        // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|err| panic!("WebDriver session with {}: {err}", binary.display()));
+        App {
+            client,
+            driver,
+            _data_home: data_home,
+            _turn: turn,
+        }
+    }
+
+    /// Waits up to `timeout` for the element's text to satisfy `accept`, and returns it.
+    pub async fn wait_for_text(
+        &self,
+        css: &str,
+        timeout: Duration,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        let element = self
+            .client
+            .wait()
+            .at_most(timeout)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|err| panic!("element {css} never appeared: {err}"));
+        loop {
+            let text = element.text().await.unwrap_or_default();
+            if accept(&text) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!("{css} still shows {text:?} after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Saves a PNG of the current window to `screenshots/<name>.png` at the workspace root.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        // WebKit snapshots the last painted frame: wait for two animation frames so that what
+        // the test just asserted is on it.
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done()));",
+                vec![],
+            )
+            .await
+            .expect("wait for a repaint");
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .expect("WebDriver screenshot");
+        let dir = workspace_root().join("screenshots");
+        std::fs::create_dir_all(&dir).expect("create screenshots/");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// Ends the WebDriver session (closing the app) and stops the driver.
+    pub async fn close(self) {
+        let App { client, driver, .. } = self;
+        let _ = client.close().await;
+        drop(driver);
+    }
+}
+
+/// Panics with the fix when a prerequisite is missing, so that no test passes by not running.
+fn require_environment() {
+    let display = std::env::var("DISPLAY").unwrap_or_default();
+    assert!(
+        !display.is_empty(),
+        "no DISPLAY: end-to-end tests need an X server; run scripts/test, which starts Xvfb"
+    );
+    for tool in ["tauri-driver", "WebKitWebDriver"] {
+        assert!(
+            find_on_path(tool).is_some(),
+            "{tool} is not on PATH; run scripts/setup (it installs webkit2gtk-driver and tauri-driver)"
+        );
+    }
+}
+
+fn find_on_path(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(tool))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+/// The app binary: `TESSERA_APP_BIN`, else `tessera` in this test's own target profile folder.
+fn app_binary() -> PathBuf {
+    let binary = std::env::var_os("TESSERA_APP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // The test runs from <target>/<profile>/deps/<name>-<hash>.
+            let exe = std::env::current_exe().expect("path of the running test");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("test binaries live in <target>/<profile>/deps");
+            profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX))
+        });
+    assert!(
+        binary.is_file(),
+        "app binary {} not found: build it first with `cargo build -p tessera-app` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A `tauri-driver` process on free local ports, stopped with SIGTERM on drop.
+#[derive(Debug)]
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(data_home: &Path) -> Driver {
+        let port = free_port();
+        let native_port = free_port();
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            // The app inherits these through WebKitWebDriver, so its data stays in the test's
+            // own folder (webview data store, settings, cache).
+            .env("XDG_DATA_HOME", data_home.join("data"))
+            .env("XDG_CONFIG_HOME", data_home.join("config"))
+            .env("XDG_CACHE_HOME", data_home.join("cache"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start tauri-driver");
+        let driver = Driver { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // SIGTERM, never SIGKILL: tauri-driver stops its WebKitWebDriver child only on TERM/INT,
+        // and an orphaned one would keep its port and serve the next run on a stale display.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port on 127.0.0.1")
+}
