@@ -1,0 +1,179 @@
+//! Tenant resolution, OpenID Connect discovery, the JWKS, logout and the native-client page.
+//!
+//! Entra's discovery document: <https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri>.
+//! For `common` and `organizations` its issuer is the literal template
+//! `https://login.microsoftonline.com/{tenantid}/v2.0`: clients substitute the token's `tid`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::authorize::{
+    redirect_uri_registered, session_cookie, PERSISTENT_COOKIE, SESSION_COOKIE,
+};
+use crate::ids::is_guid;
+use crate::oauth_error::OAuthError;
+use crate::pages;
+use crate::state::{Flavor, Idp};
+
+impl Idp {
+    /// Checks a tenant path segment: `common`, `organizations`, the tenant id or its domain
+    /// (Entra), or empty (OIDC flavour).
+    pub fn resolve_tenant(&self, tenant: &str) -> Result<(), OAuthError> {
+        let known = match self.flavor {
+            Flavor::Oidc => tenant.is_empty(),
+            Flavor::Entra => {
+                ["common", "organizations"].contains(&tenant.to_ascii_lowercase().as_str())
+                    || tenant.eq_ignore_ascii_case(&self.seed.tenant.id)
+                    || tenant.eq_ignore_ascii_case(&self.seed.tenant.domain)
+            }
+        };
+        if known {
+            return Ok(());
+        }
+        let hint = if tenant.eq_ignore_ascii_case("consumers") {
+            " This provider has no Microsoft-account (consumers) tenant."
+        } else if !is_guid(tenant) && !tenant.contains('.') {
+            " The tenant must be common, organizations, a tenant id or a verified domain."
+        } else {
+            ""
+        };
+        Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.{hint}"),
+        ))
+    }
+
+    /// The issuer the discovery document advertises for a tenant segment.
+    fn advertised_issuer(&self, tenant: &str) -> String {
+        match self.flavor {
+            Flavor::Oidc => self.issuer(""),
+            Flavor::Entra if is_guid(tenant) || tenant.contains('.') => {
+                self.issuer(&self.seed.tenant.id)
+            }
+            Flavor::Entra => self.issuer("{tenantid}"),
+        }
+    }
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration` or `/.well-known/openid-configuration`.
+pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
+    idp.store().count("discovery");
+    if let Err(error) = idp.resolve_tenant(&tenant) {
+        return error.into_response_for(&idp, None);
+    }
+    let document = match idp.flavor {
+        Flavor::Entra => {
+            let at = |path: &str| idp.url(&format!("{tenant}/{path}"));
+            json!({
+                "token_endpoint": at("oauth2/v2.0/token"),
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "jwks_uri": at("discovery/v2.0/keys"),
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": idp.advertised_issuer(&tenant),
+                "request_uri_parameter_supported": false,
+                "userinfo_endpoint": idp.url("oidc/userinfo"),
+                "authorization_endpoint": at("oauth2/v2.0/authorize"),
+                "http_logout_supported": true,
+                "frontchannel_logout_supported": true,
+                "end_session_endpoint": at("oauth2/v2.0/logout"),
+                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
+                "tenant_region_scope": "EU",
+                "cloud_instance_name": idp.base.host_str().unwrap_or("127.0.0.1"),
+                "cloud_graph_host_name": idp.base.host_str().unwrap_or("127.0.0.1"),
+                "msgraph_host": idp.url("").trim_end_matches('/').trim_start_matches("http://"),
+            })
+        }
+        Flavor::Oidc => json!({
+            "issuer": idp.advertised_issuer(""),
+            "authorization_endpoint": idp.url("authorize"),
+            "token_endpoint": idp.url("token"),
+            "jwks_uri": idp.url("jwks"),
+            "end_session_endpoint": idp.url("logout"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "preferred_username", "email"],
+            "authorization_response_iss_parameter_supported": true,
+        }),
+    };
+    axum::Json(document).into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys` or `/jwks`.
+pub async fn keys(idp: Arc<Idp>, tenant: String) -> Response {
+    idp.store().count("keys");
+    if let Err(error) = idp.resolve_tenant(&tenant) {
+        return error.into_response_for(&idp, None);
+    }
+    let issuer = match idp.flavor {
+        Flavor::Entra => Some(idp.issuer("{tenantid}")),
+        Flavor::Oidc => None,
+    };
+    let keys: Vec<Value> = idp
+        .keyset()
+        .all()
+        .map(|k| k.jwk(issuer.as_deref()))
+        .collect();
+    axum::Json(json!({ "keys": keys })).into_response()
+}
+
+/// `GET …/oauth2/v2.0/logout`: ends the browser session, then goes to
+/// `post_logout_redirect_uri` when it is registered, or shows "You signed out".
+pub async fn logout(idp: Arc<Idp>, headers: HeaderMap, query: HashMap<String, String>) -> Response {
+    let mut store = idp.store();
+    store.count("logout");
+    if let Some(sid) = session_cookie(&headers) {
+        store.sessions.remove(&sid);
+    }
+    drop(store);
+    let registered = |uri: &str| {
+        idp.seed
+            .clients
+            .iter()
+            .any(|c| redirect_uri_registered(&c.redirect_uris, uri))
+    };
+    let mut response = match query.get("post_logout_redirect_uri") {
+        Some(uri) if registered(uri) => {
+            let mut url = match url::Url::parse(uri) {
+                Ok(url) => url,
+                Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+            };
+            if let Some(state) = query.get("state") {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            match HeaderValue::from_str(url.as_str()) {
+                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            }
+        }
+        _ => Html(pages::signed_out()).into_response(),
+    };
+    for name in [PERSISTENT_COOKIE, SESSION_COOKIE] {
+        if let Ok(value) = HeaderValue::from_str(&format!(
+            "{name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
+        )) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// `GET /common/oauth2/nativeclient`: the page desktop apps' embedded webviews land on.
+pub async fn native_client() -> Response {
+    Html("<!doctype html><html><head><title></title></head><body></body></html>").into_response()
+}

@@ -1,0 +1,209 @@
+//! Injected faults: the control API queues them, the endpoints consume them in order.
+//!
+//! A fault that stands for a broken network or gateway (`status`, `malformed`, `truncated`,
+//! `reset`) answers *instead of* the endpoint, which therefore changes no state: a refresh
+//! token is not rotated by a request that got a 503. `delay` and `omit` let the endpoint run.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::state::Idp;
+
+/// Which endpoint a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// `POST …/oauth2/v2.0/token`.
+    Token,
+    /// `GET …/oauth2/v2.0/authorize`.
+    Authorize,
+    /// `GET …/.well-known/openid-configuration`.
+    Discovery,
+    /// `GET …/discovery/v2.0/keys`.
+    Keys,
+    /// Every Graph endpoint.
+    Graph,
+}
+
+/// What the fault does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this HTTP status (429, 500, 503, …) and an error body of the endpoint's
+    /// shape, with `Retry-After` when given.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// Seconds for the `Retry-After` header.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Wait, then answer normally.
+    Delay {
+        /// How long, in milliseconds.
+        millis: u64,
+    },
+    /// 200 with an HTML body, as a captive portal or a proxy's error page would send.
+    Malformed,
+    /// 200 with a JSON body cut off in the middle (the message itself is complete).
+    Truncated,
+    /// Start the response, then drop the connection mid-body.
+    Reset,
+    /// Answer normally but without this top-level JSON field (e.g. `expires_in`).
+    Omit {
+        /// The field to drop.
+        field: String,
+    },
+}
+
+/// A queued fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fault {
+    /// The endpoint.
+    pub target: Target,
+    /// The effect.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    /// How many requests it applies to.
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Idp {
+    /// Takes one use of the first fault queued for `target`.
+    pub fn take_fault(&self, target: Target) -> Option<FaultKind> {
+        let mut store = self.store();
+        let index = store
+            .faults
+            .iter()
+            .position(|f| f.target == target && f.count > 0)?;
+        let fault = &mut store.faults[index];
+        fault.count -= 1;
+        let kind = fault.kind.clone();
+        if fault.count == 0 {
+            store.faults.remove(index);
+        }
+        Some(kind)
+    }
+
+    /// Runs an endpoint under whatever fault is queued for it.
+    pub async fn with_faults<F>(&self, target: Target, endpoint: F) -> Response
+    where
+        F: std::future::Future<Output = Response>,
+    {
+        match self.take_fault(target) {
+            None => endpoint.await,
+            Some(FaultKind::Delay { millis }) => {
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                endpoint.await
+            }
+            Some(FaultKind::Omit { field }) => omit_field(endpoint.await, &field).await,
+            Some(FaultKind::Status {
+                status,
+                retry_after,
+            }) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = self.fault_status_body(target, status);
+                if let Some(seconds) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
+            }
+            Some(FaultKind::Malformed) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<html><body><h1>Gateway notice</h1><p>The service is being updated.</p></body></html>",
+            )
+                .into_response(),
+            Some(FaultKind::Truncated) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                r#"{"token_type":"Bearer","scope":"User.Read","expires_in":3599,"access_tok"#,
+            )
+                .into_response(),
+            Some(FaultKind::Reset) => {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(Bytes::from_static(b"{\"token_type\":\"Bearer\",")),
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "injected connection reset",
+                    )),
+                ];
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
+        }
+    }
+
+    fn fault_status_body(&self, target: Target, status: StatusCode) -> Response {
+        match target {
+            Target::Graph => {
+                let code = match status.as_u16() {
+                    429 => "TooManyRequests",
+                    503 => "serviceNotAvailable",
+                    _ => "generalException",
+                };
+                (
+                    status,
+                    axum::Json(json!({ "error": { "code": code, "message": format!("Injected HTTP {status}.") } })),
+                )
+                    .into_response()
+            }
+            Target::Authorize => (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                format!("<html><body><h1>HTTP {status}</h1><p>The sign-in service is unavailable.</p></body></html>"),
+            )
+                .into_response(),
+            Target::Token | Target::Discovery | Target::Keys => {
+                let error = if status.as_u16() == 429 || status.as_u16() == 503 {
+                    "temporarily_unavailable"
+                } else {
+                    "server_error"
+                };
+                crate::oauth_error::OAuthError::new(
+                    status,
+                    error,
+                    90033,
+                    "A transient error has occurred. Please try again.",
+                )
+                .into_response_for(self, None)
+            }
+        }
+    }
+}
+
+async fn omit_field(response: Response, field: &str) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut value) => {
+            if let Some(object) = value.as_object_mut() {
+                object.remove(field);
+            }
+            Body::from(value.to_string())
+        }
+        Err(_) => Body::from(bytes),
+    };
+    let mut response = Response::from_parts(parts, body);
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    response
+}

@@ -1,0 +1,382 @@
+//! `tessera-idp`: an offline identity provider shaped like Microsoft Entra ID v2.0, plus the
+//! slice of Microsoft Graph that Tessera uses, with fault injection for tests.
+//!
+//! It is Tessera's embedded default (a newcomer can sign in before registering anything) and
+//! the fixture of every integration and end-to-end test. It binds `127.0.0.1` only and speaks
+//! plain HTTP, which RFC 8252 §8.3 and Entra allow for loopback. It is an emulator: passwords
+//! are plain text, keys are generated at start, state lives in memory.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tessera_idp::StartError> {
+//! let idp = tessera_idp::start(tessera_idp::IdpOptions::default()).await?;
+//! println!("authority {} graph {}", idp.authority(), idp.graph_url());
+//! idp.stop().await;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+// Handlers return early with complete HTTP responses (`Result<_, Response>`), the usual axum
+// shape; the error's size does not matter on these paths.
+#![allow(clippy::result_large_err)]
+
+mod authorize;
+mod clock;
+mod control;
+mod discovery;
+mod faults;
+mod graph;
+mod ids;
+mod keys;
+mod oauth_error;
+mod pages;
+mod scopes;
+mod seed;
+mod state;
+mod token;
+pub mod user_agent;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+pub use faults::{Fault, FaultKind, Target};
+pub use keys::SigningKey;
+pub use seed::{
+    Api, Client, Seed, SeedError, Tenant, User, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD,
+    DEFAULT_TENANT_ID,
+};
+pub use state::{ClaimsChallenge, Flavor, Lifetimes};
+
+use faults::Target as T;
+use state::Idp;
+
+/// How to start a provider.
+#[derive(Debug)]
+pub struct IdpOptions {
+    /// Entra ID v2.0 or plain OpenID Connect.
+    pub flavor: Flavor,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The directory.
+    pub seed: Seed,
+    /// A key to sign with; a fresh one is generated when `None`.
+    pub signing_key: Option<SigningKey>,
+}
+
+impl Default for IdpOptions {
+    fn default() -> Self {
+        IdpOptions {
+            flavor: Flavor::Entra,
+            port: 0,
+            seed: Seed::default(),
+            signing_key: None,
+        }
+    }
+}
+
+/// Why the provider did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The requested port.
+        port: u16,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The seed is inconsistent.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// Key generation or photo loading failed.
+    #[error("cannot start the identity provider: {0}")]
+    Setup(String),
+}
+
+/// A provider serving in the background. Dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningIdp {
+    base: Url,
+    flavor: Flavor,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningIdp {
+    /// `http://127.0.0.1:{port}/`.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The authority clients configure: `{base}common` for Entra, the issuer for OIDC.
+    pub fn authority(&self) -> Url {
+        match self.flavor {
+            Flavor::Entra => self.url("common"),
+            Flavor::Oidc => self.base.clone(),
+        }
+    }
+
+    /// The authority for a tenant segment (`organizations`, the tenant id, a domain).
+    pub fn tenant_authority(&self, tenant: &str) -> Url {
+        self.url(tenant)
+    }
+
+    /// Graph's base URL: `{base}v1.0`.
+    pub fn graph_url(&self) -> Url {
+        self.url("v1.0")
+    }
+
+    /// The control API's base URL: `{base}__control`.
+    pub fn control_url(&self) -> Url {
+        self.url("__control")
+    }
+
+    /// An absolute URL on the provider.
+    pub fn url(&self, path: &str) -> Url {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningIdp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Binds 127.0.0.1, then serves in a background task.
+pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
+    options.seed.validate()?;
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
+        .await
+        .map_err(|source| StartError::Bind {
+            port: options.port,
+            source,
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartError::Setup(e.to_string()))?
+        .port();
+    let base = Url::parse(&format!("http://127.0.0.1:{port}/"))
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let key = match options.signing_key {
+        Some(key) => key,
+        None => tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| StartError::Setup(e.to_string()))?
+            .map_err(|e| StartError::Setup(format!("RSA key generation: {e}")))?,
+    };
+    let keys = keys::KeySet {
+        active: Arc::new(key),
+        retired: vec![],
+    };
+    let idp = Arc::new(
+        Idp::new(options.flavor, base.clone(), options.seed, keys).map_err(StartError::Setup)?,
+    );
+    let app = router(idp).into_make_service_with_connect_info::<SocketAddr>();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(RunningIdp {
+        base,
+        flavor: options.flavor,
+        shutdown: Some(shutdown),
+        task: Some(task),
+    })
+}
+
+type Shared = State<Arc<Idp>>;
+type Params = Query<HashMap<String, String>>;
+
+fn router(idp: Arc<Idp>) -> Router {
+    let protocol = match idp.flavor {
+        Flavor::Entra => {
+            Router::new()
+                .route(
+                    "/{tenant}/v2.0/.well-known/openid-configuration",
+                    get(|State(idp): Shared, Path(t): Path<String>| async move {
+                        idp.with_faults(
+                            T::Discovery,
+                            discovery::openid_configuration(idp.clone(), t),
+                        )
+                        .await
+                    }),
+                )
+                .route(
+                    "/{tenant}/discovery/v2.0/keys",
+                    get(|State(idp): Shared, Path(t): Path<String>| async move {
+                        idp.with_faults(T::Keys, discovery::keys(idp.clone(), t))
+                            .await
+                    }),
+                )
+                .route(
+                    "/{tenant}/oauth2/v2.0/authorize",
+                    get(
+                        |State(idp): Shared,
+                         Path(t): Path<String>,
+                         Query(q): Params,
+                         h: HeaderMap| async move {
+                            idp.with_faults(
+                                T::Authorize,
+                                authorize::authorize(idp.clone(), t, q, h),
+                            )
+                            .await
+                        },
+                    ),
+                )
+                .route(
+                    "/{tenant}/oauth2/v2.0/token",
+                    post(
+                        |State(idp): Shared,
+                         Path(t): Path<String>,
+                         h: HeaderMap,
+                         b: bytes::Bytes| async move {
+                            idp.with_faults(T::Token, token::token(idp.clone(), t, h, b))
+                                .await
+                        },
+                    ),
+                )
+                .route(
+                    "/{tenant}/oauth2/v2.0/logout",
+                    get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
+                        discovery::logout(idp, h, q)
+                    }),
+                )
+                .route(
+                    "/{tenant}/oauth2/nativeclient",
+                    get(discovery::native_client),
+                )
+                .route(
+                    "/{tenant}/login/{step}",
+                    post(
+                        |State(idp): Shared,
+                         Path((_, step)): Path<(String, String)>,
+                         Form(f): Form<HashMap<String, String>>| {
+                            authorize::login_step(idp, step, f)
+                        },
+                    ),
+                )
+        }
+        Flavor::Oidc => Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(|State(idp): Shared| async move {
+                    idp.with_faults(
+                        T::Discovery,
+                        discovery::openid_configuration(idp.clone(), String::new()),
+                    )
+                    .await
+                }),
+            )
+            .route(
+                "/jwks",
+                get(|State(idp): Shared| async move {
+                    idp.with_faults(T::Keys, discovery::keys(idp.clone(), String::new()))
+                        .await
+                }),
+            )
+            .route(
+                "/authorize",
+                get(
+                    |State(idp): Shared, Query(q): Params, h: HeaderMap| async move {
+                        idp.with_faults(
+                            T::Authorize,
+                            authorize::authorize(idp.clone(), String::new(), q, h),
+                        )
+                        .await
+                    },
+                ),
+            )
+            .route(
+                "/token",
+                post(
+                    |State(idp): Shared, h: HeaderMap, b: bytes::Bytes| async move {
+                        idp.with_faults(T::Token, token::token(idp.clone(), String::new(), h, b))
+                            .await
+                    },
+                ),
+            )
+            .route(
+                "/logout",
+                get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
+                    discovery::logout(idp, h, q)
+                }),
+            )
+            .route(
+                "/login/{step}",
+                post(
+                    |State(idp): Shared,
+                     Path(step): Path<String>,
+                     Form(f): Form<HashMap<String, String>>| {
+                        authorize::login_step(idp, step, f)
+                    },
+                ),
+            ),
+    };
+    protocol
+        .route(
+            "/v1.0/me",
+            get(|State(idp): Shared, h: HeaderMap, Query(q): Params| async move {
+                idp.with_faults(T::Graph, graph::me(idp.clone(), h, q)).await
+            }),
+        )
+        .route(
+            "/v1.0/me/photo/$value",
+            get(|State(idp): Shared, h: HeaderMap| async move {
+                idp.with_faults(T::Graph, graph::photo(idp.clone(), h, None))
+                    .await
+            }),
+        )
+        .route(
+            "/v1.0/me/photos/{size}/$value",
+            get(|State(idp): Shared, h: HeaderMap, Path(size): Path<String>| async move {
+                idp.with_faults(T::Graph, graph::photo(idp.clone(), h, Some(size)))
+                    .await
+            }),
+        )
+        .route("/error", get(error_page))
+        .nest("/__control", control::routes())
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({ "error": "not_found", "error_description": "No such endpoint on this identity provider." })),
+            )
+        })
+        .with_state(idp)
+}
+
+/// `error_uri` of Entra-style errors points here.
+async fn error_page(Query(q): Params) -> Response {
+    let code = q.get("code").map(String::as_str).unwrap_or("unknown");
+    Html(pages::error(&format!(
+        "Error AADSTS{code}. See the identity provider's error codes reference."
+    )))
+    .into_response()
+}

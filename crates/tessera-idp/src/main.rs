@@ -1,0 +1,97 @@
+//! `tessera-idp`: run the offline identity provider from a terminal.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tessera_idp::{Flavor, IdpOptions, Seed};
+
+const USAGE: &str = "usage: tessera-idp [--port N] [--flavor entra|oidc] [--seed FILE]
+
+Serves an offline identity provider shaped like Microsoft Entra ID v2.0 (or, with
+--flavor oidc, a plain OpenID Connect provider) and Microsoft Graph /v1.0/me on 127.0.0.1.
+  --port N       port to listen on (default 0: any free port)
+  --flavor F     entra (default) or oidc
+  --seed FILE    users and clients as JSON (default: the built-in test directory)
+The first lines printed are the authority, the Graph base URL and the control API URL.";
+
+fn parse(args: &[String]) -> Result<IdpOptions, String> {
+    let mut options = IdpOptions::default();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let mut value = |name: &str| {
+            iter.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                options.port = v
+                    .parse()
+                    .map_err(|_| format!("--port: {v:?} is not a port number"))?;
+            }
+            "--flavor" => {
+                options.flavor = match value("--flavor")?.as_str() {
+                    "entra" => Flavor::Entra,
+                    "oidc" => Flavor::Oidc,
+                    other => return Err(format!("--flavor: {other:?} is not entra or oidc")),
+                }
+            }
+            "--seed" => {
+                let path = PathBuf::from(value("--seed")?);
+                options.seed = Seed::from_file(&path).map_err(|e| e.to_string())?;
+            }
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("tessera-idp: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let flavor = options.flavor;
+    let idp = match tessera_idp::start(options).await {
+        Ok(idp) => idp,
+        Err(err) => {
+            eprintln!("tessera-idp: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("authority: {}", idp.authority());
+    println!("graph: {}", idp.graph_url());
+    println!("control: {}", idp.control_url());
+    println!(
+        "tessera-idp ({flavor:?}) ready; users ada@tessera.test and alan@tessera.test, password tessera; Ctrl-C stops"
+    );
+    wait_for_stop_signal().await;
+    idp.stop().await;
+    println!("tessera-idp: stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,404 @@
+//! The token endpoint: authorization-code redemption (with PKCE) and refresh-token redemption
+//! (with rotation), answering as Entra does
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token>,
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token>).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::authorize::{consent_required_error, mfa_required_error, scope_error};
+use crate::ids::random_token;
+use crate::oauth_error::{no_store, OAuthError};
+use crate::scopes::{Permission, Scopes, GRAPH_APP_ID, GRAPH_RESOURCE};
+use crate::seed::User;
+use crate::state::{Flavor, Idp, RefreshGrant, Store};
+
+const CODE_LIFETIME_SECONDS: i64 = 600;
+const ID_TOKEN_LIFETIME_SECONDS: i64 = 3600;
+
+/// `POST …/oauth2/v2.0/token`.
+pub async fn token(
+    idp: Arc<Idp>,
+    tenant: String,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let client_request_id = headers
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match redeem(&idp, &tenant, &headers, &body) {
+        Ok(response) => {
+            let mut response = (StatusCode::OK, axum::Json(response)).into_response();
+            no_store(response.headers_mut());
+            if let Some(id) = client_request_id.as_deref().and_then(|v| v.parse().ok()) {
+                response.headers_mut().insert("client-request-id", id);
+            }
+            response
+        }
+        Err(error) => error.into_response_for(&idp, client_request_id.as_deref()),
+    }
+}
+
+fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
+    let mut store = idp.store();
+    store.count("token");
+    idp.resolve_tenant(tenant)?;
+    let form_encoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_encoded {
+        return Err(OAuthError::invalid_request(
+            900144,
+            "The request body must contain the following parameter: 'grant_type'. (The body must be application/x-www-form-urlencoded.)",
+        ));
+    }
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        OAuthError::invalid_request(9002313, "Invalid request. Request is malformed or invalid.")
+    })?;
+    let get = |name: &str| form.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let require = |name: &str| {
+        get(name).ok_or_else(|| {
+            OAuthError::invalid_request(
+                900144,
+                &format!("The request body must contain the following parameter: '{name}'."),
+            )
+        })
+    };
+    let grant_type = require("grant_type")?;
+    let client_id = require("client_id")?;
+    let client = idp.seed.client(client_id).ok_or_else(|| {
+        OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", idp.seed.tenant.display_name),
+        )
+    })?;
+    if get("client_secret").is_some() || get("client_assertion").is_some() {
+        return Err(OAuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700025,
+            "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+        ));
+    }
+    let claims_request = match get("claims") {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Value>(text)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        9002313,
+                        "Invalid request. Request is malformed or invalid. The claims parameter is not a JSON object.",
+                    )
+                })?,
+        ),
+    };
+    let parse_scopes = |scope: &str| {
+        Scopes::parse(scope, &idp.seed, client).map_err(|e| scope_error("invalid_scope", &e))
+    };
+    let now = idp.clock.now();
+    let grant = match grant_type {
+        "authorization_code" => {
+            store.count("token:authorization_code");
+            let code = require("code")?;
+            let redirect_uri = require("redirect_uri")?;
+            let Some(grant) = store.codes.get(code).cloned() else {
+                return Err(OAuthError::invalid_grant(
+                    70000,
+                    "Provided grant is invalid or malformed.",
+                ));
+            };
+            if grant.redeemed {
+                return Err(OAuthError::invalid_grant(54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."));
+            }
+            if grant.issued_at + CODE_LIFETIME_SECONDS < now {
+                return Err(OAuthError::invalid_grant(70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource."));
+            }
+            if !grant.client_id.eq_ignore_ascii_case(client_id) {
+                return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The code was issued to another application."));
+            }
+            if grant.redirect_uri != redirect_uri {
+                return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The redirect_uri does not match the one used in the authorization request."));
+            }
+            if let Some(challenge) = &grant.code_challenge {
+                let verifier = require("code_verifier")?;
+                let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
+                    return Err(OAuthError::invalid_grant(50148, "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE."));
+                }
+            }
+            let permissions = match get("scope") {
+                Some(scope) => parse_scopes(scope)?.permissions,
+                None => grant.permissions.clone(),
+            };
+            Grant {
+                oid: grant.oid,
+                mfa: grant.mfa,
+                auth_time: grant.auth_time,
+                permissions,
+                nonce: grant.nonce,
+                claims: claims_request.or(grant.claims),
+                spends: Spends::Code(code.to_owned()),
+            }
+        }
+        "refresh_token" => {
+            store.count("token:refresh_token");
+            let refresh_token = require("refresh_token")?;
+            let scope = require("scope")?;
+            let Some(grant) = store.refresh_tokens.get(refresh_token).cloned() else {
+                return Err(OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid. The refresh token is not valid."));
+            };
+            if !grant.client_id.eq_ignore_ascii_case(client_id) {
+                return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The refresh token was issued to another application."));
+            }
+            if grant.rotated {
+                return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. This refresh token was already redeemed and replaced by a newer one.").with_suberror("bad_token"));
+            }
+            let flags = store.flags(&grant.oid).clone();
+            if grant.sequence <= flags.revoked_upto {
+                return Err(OAuthError::invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password."));
+            }
+            if grant.sequence <= flags.expired_upto || grant.expires_at < now {
+                return Err(OAuthError::invalid_grant(700082, "The refresh token has expired due to inactivity. The token was issued on a date past the maximum inactive time of the refresh token."));
+            }
+            Grant {
+                oid: grant.oid.clone(),
+                mfa: grant.mfa,
+                auth_time: grant.auth_time,
+                permissions: parse_scopes(scope)?.permissions,
+                nonce: None,
+                claims: claims_request,
+                spends: Spends::RefreshToken(refresh_token.to_owned()),
+            }
+        }
+        other => {
+            return Err(OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                &format!("The app requested an unsupported grant type '{other}'."),
+            ))
+        }
+    };
+    let resource = Scopes {
+        permissions: grant.permissions.clone(),
+    }
+    .single_resource()
+    .map_err(|e| scope_error("invalid_scope", &e))?;
+    let consented = store
+        .consents
+        .get(&(grant.oid.clone(), client.client_id.clone()))
+        .cloned()
+        .unwrap_or_default();
+    if grant.permissions.iter().any(|p| !consented.contains(p)) {
+        return Err(consent_required_error(idp, &client.client_id).with_invalid_grant());
+    }
+    if store.flags(&grant.oid).mfa_required && !grant.mfa {
+        return Err(mfa_required_error(&resource));
+    }
+    let user = idp
+        .seed
+        .user_by_oid(&grant.oid)
+        .ok_or_else(|| {
+            OAuthError::invalid_grant(50034, "The user account does not exist in the directory.")
+        })?
+        .clone();
+    // Only a request that passed every check spends its grant: codes are single-use, and
+    // refresh tokens rotate.
+    match &grant.spends {
+        Spends::Code(code) => {
+            if let Some(entry) = store.codes.get_mut(code) {
+                entry.redeemed = true;
+            }
+        }
+        Spends::RefreshToken(old) => {
+            if let Some(entry) = store.refresh_tokens.get_mut(old) {
+                entry.rotated = true;
+            }
+        }
+    }
+    let include_client_info = get("client_info") == Some("1");
+    Ok(issue(
+        idp,
+        &mut store,
+        &user,
+        &client.client_id,
+        &resource,
+        &grant,
+        &consented,
+        include_client_info,
+    ))
+}
+
+/// What a redeemed grant stands for.
+struct Grant {
+    oid: String,
+    mfa: bool,
+    auth_time: i64,
+    permissions: BTreeSet<Permission>,
+    nonce: Option<String>,
+    claims: Option<Value>,
+    /// The code or refresh token this request redeems.
+    spends: Spends,
+}
+
+/// The credential a token request uses up.
+enum Spends {
+    Code(String),
+    RefreshToken(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    idp: &Idp,
+    store: &mut Store,
+    user: &User,
+    client_id: &str,
+    resource: &str,
+    grant: &Grant,
+    consented: &BTreeSet<Permission>,
+    include_client_info: bool,
+) -> Value {
+    let now = idp.clock.now();
+    let lifetimes = store.lifetimes;
+    let tid = idp.seed.tenant.id.clone();
+    let issuer = idp.issuer(&tid);
+    let asked_oidc = |name: &str| {
+        grant
+            .permissions
+            .iter()
+            .any(|p| p.is_oidc() && p.name == name)
+    };
+    // Entra grants every permission consented for the resource, not only those asked for.
+    let granted: Vec<&Permission> = consented
+        .iter()
+        .filter(|p| p.resource == resource)
+        .chain(
+            grant
+                .permissions
+                .iter()
+                .filter(|p| p.is_oidc() && p.name != "offline_access"),
+        )
+        .collect();
+    let scope: Vec<String> = granted.iter().map(|p| p.display()).collect();
+    let scp: Vec<&str> = granted.iter().map(|p| p.name.as_str()).collect();
+    let subject = match idp.flavor {
+        // Entra's `sub` is pairwise: unique per user and application.
+        Flavor::Entra => URL_SAFE_NO_PAD
+            .encode(Sha256::digest(format!("{}:{client_id}", user.object_id)))[..43]
+            .to_owned(),
+        Flavor::Oidc => user.object_id.clone(),
+    };
+    let mut amr = vec!["pwd"];
+    if grant.mfa {
+        amr.push("mfa");
+    }
+    let aud = if resource == GRAPH_RESOURCE {
+        GRAPH_APP_ID
+    } else {
+        resource
+    };
+    let mut access = json!({
+        "aud": aud, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetimes.access_token,
+        "scp": scp.join(" "), "oid": user.object_id, "tid": tid, "sub": subject,
+        "name": user.display_name, "preferred_username": user.username, "upn": user.username,
+        "azp": client_id, "azpacr": "0", "amr": amr, "ver": "2.0", "uti": random_token(16),
+    });
+    if let Some(claims) = &grant.claims {
+        let requested = &claims["access_token"];
+        if let Some(capabilities) = requested["xms_cc"]["values"].as_array() {
+            access["xms_cc"] = json!(capabilities);
+        }
+        if let Some(value) = requested["acrs"]["value"].as_str() {
+            access["acrs"] = json!([value]);
+        } else if let Some(values) = requested["acrs"]["values"].as_array() {
+            access["acrs"] = json!(values);
+        }
+    }
+    let keys = idp.keyset();
+    let mut response = json!({
+        "token_type": "Bearer",
+        "scope": scope.join(" "),
+        "expires_in": lifetimes.access_token,
+        "ext_expires_in": lifetimes.access_token,
+        "access_token": keys.active.sign(&access),
+    });
+    if let Some(refresh_in) = lifetimes.refresh_in {
+        response["refresh_in"] = json!(refresh_in);
+    }
+    // A refresh grant always returns a new refresh token (rotation).
+    let refreshing = matches!(grant.spends, Spends::RefreshToken(_));
+    if asked_oidc("offline_access") || refreshing {
+        let refresh_token = random_token(64);
+        let sequence = store.next_sequence();
+        store.refresh_tokens.insert(
+            refresh_token.clone(),
+            RefreshGrant {
+                client_id: client_id.to_owned(),
+                oid: user.object_id.clone(),
+                mfa: grant.mfa,
+                auth_time: grant.auth_time,
+                sequence,
+                expires_at: now + lifetimes.refresh_token,
+                rotated: false,
+            },
+        );
+        response["refresh_token"] = json!(refresh_token);
+    }
+    if asked_oidc("openid") {
+        let mut id = json!({
+            "aud": client_id, "iss": issuer, "iat": now, "nbf": now,
+            "exp": now + ID_TOKEN_LIFETIME_SECONDS, "sub": subject, "auth_time": grant.auth_time,
+        });
+        if asked_oidc("profile") {
+            id["name"] = json!(user.display_name);
+            id["preferred_username"] = json!(user.username);
+        }
+        if asked_oidc("email") {
+            if let Some(mail) = &user.mail {
+                id["email"] = json!(mail);
+            }
+        }
+        if let Some(nonce) = &grant.nonce {
+            id["nonce"] = json!(nonce);
+        }
+        if idp.flavor == Flavor::Entra {
+            id["oid"] = json!(user.object_id);
+            id["tid"] = json!(tid);
+            id["ver"] = json!("2.0");
+            id["uti"] = json!(random_token(16));
+        }
+        response["id_token"] = json!(keys.active.sign(&id));
+    }
+    if include_client_info && idp.flavor == Flavor::Entra {
+        let info = json!({ "uid": user.object_id, "utid": tid });
+        response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info.to_string()));
+    }
+    response
+}
+
+impl OAuthError {
+    /// At the token endpoint Entra reports missing consent as `invalid_grant` (the authorize
+    /// endpoint says `consent_required`).
+    fn with_invalid_grant(mut self) -> Self {
+        self.error = "invalid_grant";
+        self
+    }
+}
+
+/// Compares without leaking the position of the first difference through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,298 @@
+//! A scripted browser for tests: follows the provider's redirects, keeps its cookies, and
+//! fills its sign-in pages as a user would, over plain HTTP. It stands in for the user in the
+//! engine's, the CLI's and this crate's tests (the "headless agent").
+//!
+//! It stops at the redirect URI without requesting it ([`UserAgent::sign_in`]), like the
+//! app's popup window, or delivers the response there like a system browser would
+//! ([`UserAgent::deliver`]).
+
+use std::time::Duration;
+
+use url::Url;
+
+/// How the scripted user answers each page.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Typed into the sign-in form.
+    pub username: String,
+    /// Typed into the sign-in form.
+    pub password: String,
+    /// "Stay signed in?": yes or no.
+    pub keep_signed_in: bool,
+    /// Accept the consent page (otherwise cancel).
+    pub accept_consent: bool,
+    /// Approve the MFA request (otherwise give up with an error).
+    pub approve_mfa: bool,
+}
+
+impl Script {
+    /// Signs in as `username` with the built-in password, says yes to everything.
+    pub fn user(username: &str) -> Script {
+        Script {
+            username: username.into(),
+            password: crate::DEFAULT_PASSWORD.into(),
+            keep_signed_in: true,
+            accept_consent: true,
+            approve_mfa: true,
+        }
+    }
+}
+
+/// Where a sign-in ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A redirect to the redirect URI (query or fragment response).
+    Redirect(Url),
+    /// A `form_post` response: the redirect URI and the fields to post to it.
+    FormPost {
+        /// The redirect URI.
+        action: Url,
+        /// The fields (`code`, `state`, or `error`…).
+        fields: Vec<(String, String)>,
+    },
+}
+
+impl Outcome {
+    /// The response parameters, wherever they are (query, fragment or form).
+    pub fn params(&self) -> Vec<(String, String)> {
+        match self {
+            Outcome::FormPost { fields, .. } => fields.clone(),
+            Outcome::Redirect(url) => {
+                let from_fragment = url
+                    .fragment()
+                    .map(|f| {
+                        url::form_urlencoded::parse(f.as_bytes())
+                            .into_owned()
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
+                url.query_pairs()
+                    .into_owned()
+                    .chain(from_fragment)
+                    .collect()
+            }
+        }
+    }
+
+    /// One response parameter.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// Why the scripted sign-in stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAgentError {
+    /// An HTTP failure.
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The provider showed an error page or an error on a form.
+    #[error("the page says: {0}")]
+    Page(String),
+    /// The script does not answer this page (MFA not approved, for instance).
+    #[error("the script stops at the {0} page")]
+    Stopped(String),
+    /// A page this agent does not know, or an unexpected status.
+    #[error("unexpected response: {0}")]
+    Unexpected(String),
+}
+
+/// The scripted browser. Cookies persist across calls, like a browser profile.
+#[derive(Debug, Clone)]
+pub struct UserAgent {
+    http: reqwest::Client,
+    /// The answers it gives.
+    pub script: Script,
+}
+
+impl UserAgent {
+    /// A browser with an empty cookie jar.
+    pub fn new(script: Script) -> UserAgent {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        UserAgent { http, script }
+    }
+
+    /// The same browser (cookies shared) driven by another script: a second user signing in
+    /// in the same browser profile.
+    pub fn with_script(&self, script: Script) -> UserAgent {
+        UserAgent {
+            http: self.http.clone(),
+            script,
+        }
+    }
+
+    /// Opens `authorize_url` and answers pages until the provider sends the browser to a URL
+    /// starting with `redirect_uri` (which is not requested).
+    pub async fn sign_in(
+        &self,
+        authorize_url: &Url,
+        redirect_uri: &str,
+    ) -> Result<Outcome, UserAgentError> {
+        let mut response = self.http.get(authorize_url.clone()).send().await?;
+        let mut credentials_sent = false;
+        for _ in 0..20 {
+            let url = response.url().clone();
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        UserAgentError::Unexpected("redirect without Location".into())
+                    })?;
+                let next = url.join(location).map_err(|e| {
+                    UserAgentError::Unexpected(format!("bad Location {location}: {e}"))
+                })?;
+                if next.as_str().starts_with(redirect_uri) {
+                    return Ok(Outcome::Redirect(next));
+                }
+                response = self.http.get(next).send().await?;
+                continue;
+            }
+            let html = response.text().await?;
+            if !status.is_success() {
+                return Err(match page_kind(&html).as_deref() {
+                    Some("error") => UserAgentError::Page(error_text(&html)),
+                    _ => UserAgentError::Unexpected(format!("HTTP {status}: {}", truncate(&html))),
+                });
+            }
+            let kind =
+                page_kind(&html).ok_or_else(|| UserAgentError::Unexpected(truncate(&html)))?;
+            let action = form_action(&html, &url)?;
+            let mut fields = hidden_fields(&html);
+            match kind.as_str() {
+                "login" => {
+                    if credentials_sent {
+                        if let Some(error) = find_error(&html) {
+                            return Err(UserAgentError::Page(error));
+                        }
+                    }
+                    credentials_sent = true;
+                    fields.push(("username".into(), self.script.username.clone()));
+                    fields.push(("password".into(), self.script.password.clone()));
+                }
+                "pick_account" => {
+                    let choice = account_button(&html, &self.script.username)
+                        .unwrap_or_else(|| "other".into());
+                    fields.push(("account".into(), choice));
+                }
+                "mfa" if self.script.approve_mfa => {}
+                "kmsi" => fields.push((
+                    "keep".into(),
+                    if self.script.keep_signed_in {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                    .into(),
+                )),
+                "consent" => fields.push((
+                    "decision".into(),
+                    if self.script.accept_consent {
+                        "accept"
+                    } else {
+                        "cancel"
+                    }
+                    .into(),
+                )),
+                "form_post" => return Ok(Outcome::FormPost { action, fields }),
+                "error" => return Err(UserAgentError::Page(error_text(&html))),
+                other => return Err(UserAgentError::Stopped(other.into())),
+            }
+            response = self.http.post(action).form(&fields).send().await?;
+        }
+        Err(UserAgentError::Unexpected("more than 20 pages".into()))
+    }
+
+    /// Delivers an outcome to its redirect URI as a browser would (GET the redirect, or POST
+    /// the form) and returns the status and body the receiver answered with.
+    pub async fn deliver(&self, outcome: &Outcome) -> Result<(u16, String), UserAgentError> {
+        let response = match outcome {
+            Outcome::Redirect(url) => self.http.get(url.clone()).send().await?,
+            Outcome::FormPost { action, fields } => {
+                self.http.post(action.clone()).form(fields).send().await?
+            }
+        };
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    /// Visits a URL with this browser's cookies (for `/logout`, say) and returns the status.
+    pub async fn visit(&self, url: &Url) -> Result<u16, UserAgentError> {
+        Ok(self.http.get(url.clone()).send().await?.status().as_u16())
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+/// Each `<tag …>` opening in `html`, as its attribute text.
+fn tags<'a>(html: &'a str, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let open = format!("<{tag} ");
+    html.match_indices(open.clone().leak() as &str)
+        .filter_map(move |(at, _)| html[at..].find('>').map(|end| &html[at..at + end]))
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let marker = format!(" {name}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    let end = tag[start..].find('"')? + start;
+    Some(unescape(&tag[start..end]))
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn page_kind(html: &str) -> Option<String> {
+    tags(html, "meta")
+        .find(|t| attr(t, "name").as_deref() == Some("tessera-page"))
+        .and_then(|t| attr(t, "content"))
+}
+
+fn form_action(html: &str, base: &Url) -> Result<Url, UserAgentError> {
+    match tags(html, "form").next().and_then(|t| attr(t, "action")) {
+        Some(action) => base
+            .join(&action)
+            .map_err(|e| UserAgentError::Unexpected(format!("form action {action}: {e}"))),
+        None => Ok(base.clone()),
+    }
+}
+
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    tags(html, "input")
+        .filter(|t| attr(t, "type").as_deref() == Some("hidden"))
+        .filter_map(|t| Some((attr(t, "name")?, attr(t, "value").unwrap_or_default())))
+        .collect()
+}
+
+fn account_button(html: &str, username: &str) -> Option<String> {
+    tags(html, "button")
+        .find(|t| attr(t, "data-username").is_some_and(|u| u.eq_ignore_ascii_case(username)))
+        .and_then(|t| attr(t, "value"))
+}
+
+fn find_error(html: &str) -> Option<String> {
+    let start = html.find("id=\"error\"")?;
+    let text_start = html[start..].find('>')? + start + 1;
+    let end = html[text_start..].find('<')? + text_start;
+    Some(unescape(&html[text_start..end]))
+}
+
+fn error_text(html: &str) -> String {
+    find_error(html).unwrap_or_else(|| truncate(html))
+}
