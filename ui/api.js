@@ -28,3 +28,6 @@ async function call(command, args) {
 
 /** Product, version, commit and build date of the running binary. */
 export const about = () => call("about");
+
+/** The identity provider in use: authority, client id, Graph URL, embedded or not. */
+export const settings = () => call("settings");

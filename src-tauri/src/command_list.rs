@@ -3,4 +3,4 @@
 /// `build.rs` feeds this list to Tauri's app manifest so that the ACL governs the app's own
 /// commands (without the manifest, every local window could call them whatever the capability
 /// says). A test checks it against `generate_handler!` and `capabilities/main.json`.
-pub const COMMANDS: &[&str] = &["about"];
+pub const COMMANDS: &[&str] = &["about", "settings"];

@@ -37,3 +37,19 @@ impl std::fmt::Display for About {
         )
     }
 }
+
+/// The identity provider in use, as the settings screen shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The authority URL.
+    pub authority: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// Microsoft Graph's base URL.
+    pub graph_url: String,
+    /// Whether this is the app's own embedded test provider.
+    pub embedded_provider: bool,
+    /// The embedded provider's test users (empty otherwise).
+    pub test_users: Vec<String>,
+}

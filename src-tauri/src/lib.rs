@@ -8,27 +8,65 @@ pub mod command_list;
 mod commands;
 mod dto;
 pub mod labels;
+pub mod provider;
+mod state;
 
 use std::process::ExitCode;
 
 pub use dto::About;
+pub use state::AppState;
+
+use provider::{Provider, ProviderChoice};
 
 /// Adds the shell's commands, plugins and state to a builder.
 ///
 /// Generic over the runtime so that tests can pass `tauri::test::mock_builder()`.
-pub fn app_builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::about])
+pub fn app_builder<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    state: AppState,
+) -> tauri::Builder<R> {
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::about,
+            commands::settings
+        ])
+}
+
+/// Why the app did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The environment asks for an impossible configuration (exit code 2).
+    #[error(transparent)]
+    Config(#[from] provider::ConfigError),
+    /// The embedded identity provider did not start.
+    #[error("{0}")]
+    Provider(String),
+    /// Tauri failed.
+    #[error(transparent)]
+    Tauri(#[from] tauri::Error),
 }
 
 /// Runs the desktop app until its last window closes.
-pub fn run() -> tauri::Result<()> {
-    app_builder(tauri::Builder::default()).run(tauri::generate_context!())
+pub fn run() -> Result<(), RunError> {
+    let choice = ProviderChoice::from_env(|name| std::env::var(name).ok())?;
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(choice)).map_err(RunError::Provider)?;
+    app_builder(tauri::Builder::default(), AppState { provider })
+        .run(tauri::generate_context!())?;
+    Ok(())
 }
 
 const USAGE: &str = "usage: tessera [--version | --help]
 
 Tessera signs you in to Microsoft Entra ID (or any OpenID Connect provider) and shows your
-Microsoft Graph profile. Run without arguments to open the app.";
+Microsoft Graph profile. Run without arguments to open the app.
+
+With no configuration it uses its embedded test identity provider (users ada@tessera.test and
+alan@tessera.test, password tessera). Environment:
+  TESSERA_CLIENT_ID   application (client) id registered with your provider
+  TESSERA_AUTHORITY   authority URL (default https://login.microsoftonline.com/common)
+  TESSERA_GRAPH_URL   Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)";
 
 /// The binary's entry point: handles `--version` and `--help`, otherwise runs the app.
 pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
@@ -36,6 +74,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
     match args.first().map(String::as_str) {
         None => match run() {
             Ok(()) => ExitCode::SUCCESS,
+            Err(err @ RunError::Config(_)) => {
+                eprintln!("tessera: {err}");
+                ExitCode::from(2)
+            }
             Err(err) => {
                 eprintln!("tessera: {err}");
                 ExitCode::FAILURE

@@ -7,10 +7,21 @@ use tauri::webview::InvokeRequest;
 use tauri::{WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::command_list::COMMANDS;
-use crate::{app_builder, labels, About};
+use crate::provider::{Endpoints, Provider, ProviderChoice};
+use crate::{app_builder, labels, About, AppState};
 
 fn app() -> tauri::App<MockRuntime> {
-    app_builder(mock_builder())
+    let endpoints = Endpoints {
+        authority: "https://login.microsoftonline.com/organizations"
+            .parse()
+            .unwrap(),
+        client_id: "11111111-2222-3333-4444-555555555555".into(),
+        graph_url: "https://graph.microsoft.com/v1.0".parse().unwrap(),
+    };
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .expect("a configured provider needs no start-up");
+    app_builder(mock_builder(), AppState { provider })
         .build(tauri::generate_context!())
         .expect("the app must build under the mock runtime")
 }
@@ -50,6 +61,20 @@ fn about_reports_this_build() {
     );
     assert_eq!(about["commit"], expected.commit);
     assert_eq!(about["buildDate"], expected.build_date);
+}
+
+#[test]
+fn settings_report_the_configured_provider_and_no_secret() {
+    let app = app();
+    let main = window(&app, labels::MAIN);
+    let settings = invoke(&main, "settings", json!({})).expect("main may read settings");
+    assert_eq!(
+        settings["authority"],
+        "https://login.microsoftonline.com/organizations"
+    );
+    assert_eq!(settings["clientId"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(settings["embeddedProvider"], false);
+    assert_eq!(settings["testUsers"], json!([]));
 }
 
 #[test]

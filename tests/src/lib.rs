@@ -31,11 +31,16 @@ impl App {
     /// Starts `tauri-driver` and the app, with its data, config and cache folders in a fresh
     /// temporary directory so that no test sees another's state or the developer's.
     pub async fn launch() -> App {
+        App::launch_with_env(&[]).await
+    }
+
+    /// Like [`App::launch`], with extra environment variables for the app (`TESSERA_*`).
+    pub async fn launch_with_env(env: &[(&str, &str)]) -> App {
         let turn = ONE_APP_AT_A_TIME.lock().await;
         require_environment();
         let binary = app_binary();
         let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
-        let driver = Driver::start(data_home.path());
+        let driver = Driver::start(data_home.path(), env);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert(
@@ -174,10 +179,21 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(data_home: &Path) -> Driver {
+    fn start(data_home: &Path, env: &[(&str, &str)]) -> Driver {
+        for folder in ["data", "config", "cache"] {
+            std::fs::create_dir_all(data_home.join(folder)).expect("create the app's XDG folders");
+        }
         let port = free_port();
         let native_port = free_port();
-        let child = Command::new("tauri-driver")
+        let mut command = Command::new("tauri-driver");
+        // The developer's own configuration must not leak into a test.
+        for (name, _) in std::env::vars() {
+            if name.starts_with("TESSERA_") {
+                command.env_remove(name);
+            }
+        }
+        command.envs(env.iter().copied());
+        let child = command
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
             // The app inherits these through WebKitWebDriver, so its data stays in the test's
@@ -189,13 +205,15 @@ impl Driver {
             .spawn()
             .expect("start tauri-driver");
         let driver = Driver { child, port };
+        // tauri-driver listens before its WebKitWebDriver child is ready, and drops requests
+        // until then: wait for the WebDriver status endpoint to answer 200.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).is_err() {
+        while !webdriver_ready(port) {
             assert!(
                 Instant::now() < deadline,
-                "tauri-driver did not listen on port {port} within 20 s"
+                "tauri-driver on port {port} was not ready within 20 s"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
         driver
     }
@@ -218,6 +236,20 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether `GET /status` on the driver answers `200`.
+fn webdriver_ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    let mut head = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
 }
 
 fn free_port() -> u16 {

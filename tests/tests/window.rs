@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tessera_e2e::App;
 
+const WAIT: Duration = Duration::from_secs(20);
+
 #[tokio::test]
 async fn main_window_shows_the_ui_and_reaches_the_shell() {
     let app = App::launch().await;
@@ -14,12 +16,78 @@ async fn main_window_shows_the_ui_and_reaches_the_shell() {
     // the main window's capability, not just static HTML.
     let version = env!("CARGO_PKG_VERSION");
     let about = app
-        .wait_for_text("#about", Duration::from_secs(20), |text| {
-            text.contains(version)
-        })
+        .wait_for_text("#about", WAIT, |text| text.contains(version))
         .await;
     assert!(about.starts_with("Tessera "), "about line: {about}");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn with_no_configuration_the_app_runs_its_embedded_identity_provider() {
+    let app = App::launch().await;
+    let authority = app
+        .wait_for_text("#authority", WAIT, |t| t.starts_with("http://127.0.0.1:"))
+        .await;
+    assert!(authority.ends_with("/common"), "{authority}");
+    let note = app
+        .wait_for_text("#embedded-note", WAIT, |t| !t.is_empty())
+        .await;
+    assert!(
+        note.contains("ada@tessera.test") && note.contains("alan@tessera.test"),
+        "{note}"
+    );
+
+    // The provider really runs inside the app: its discovery document answers.
+    let discovery = format!("{authority}/v2.0/.well-known/openid-configuration");
+    let status = http_status(&discovery).await;
+    assert_eq!(status, 200, "{discovery}");
     let shot = app.screenshot("main-window").await;
     assert!(shot.metadata().map(|m| m.len() > 1_000).unwrap_or(false));
     app.close().await;
+    assert_ne!(
+        http_status(&discovery).await,
+        200,
+        "the embedded provider stops with the app"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_provider_replaces_the_embedded_one() {
+    let idp = tessera_idp::start(tessera_idp::IdpOptions {
+        flavor: tessera_idp::Flavor::Oidc,
+        ..Default::default()
+    })
+    .await
+    .expect("a provider for the app to use");
+    let authority = idp.authority().to_string();
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &authority)]).await;
+    let shown = app
+        .wait_for_text("#authority", WAIT, |t| !t.starts_with('\u{2026}'))
+        .await;
+    assert_eq!(shown, authority);
+    let graph = app
+        .wait_for_text("#graph-url", WAIT, |t| !t.starts_with('\u{2026}'))
+        .await;
+    assert_eq!(graph, idp.graph_url().to_string());
+    let note_hidden = app
+        .client
+        .find(fantoccini::Locator::Css("#embedded-note"))
+        .await
+        .expect("the note element exists")
+        .is_displayed()
+        .await
+        .expect("visibility");
+    assert!(
+        !note_hidden,
+        "no embedded-provider note for a configured provider"
+    );
+    app.close().await;
+}
+
+/// The HTTP status of a GET, or 0 when nothing answers.
+async fn http_status(url: &str) -> u16 {
+    match reqwest::get(url).await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
 }

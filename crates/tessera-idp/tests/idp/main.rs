@@ -341,3 +341,31 @@ async fn unknown_paths_get_a_json_404_and_the_server_keeps_serving() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_documented_example_seed_loads_and_serves_its_user() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("seed.example.json");
+    let seed = tessera_idp::Seed::from_file(&path).expect("seed.example.json is valid");
+    let idp = tessera_idp::start(IdpOptions {
+        seed,
+        ..IdpOptions::default()
+    })
+    .await
+    .unwrap();
+    let f = Fixture {
+        authority: idp.authority(),
+        idp,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let tokens = f.tokens_for("grace@tessera.test").await;
+    let me: Value = f
+        .me(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["displayName"], "Grace Hopper");
+}
