@@ -38,7 +38,6 @@ pub async fn authorize(
 ) -> Response {
     let request = {
         let mut store = idp.store();
-        store.count("authorize");
         if query.get("prompt").map(String::as_str) == Some("none") {
             store.count("authorize:prompt=none");
         }

@@ -63,7 +63,6 @@ impl Idp {
 
 /// `GET /{tenant}/v2.0/.well-known/openid-configuration` or `/.well-known/openid-configuration`.
 pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
-    idp.store().count("discovery");
     if let Err(error) = idp.resolve_tenant(&tenant) {
         return error.into_response_for(&idp, None);
     }
@@ -116,7 +115,6 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
 
 /// `GET /{tenant}/discovery/v2.0/keys` or `/jwks`.
 pub async fn keys(idp: Arc<Idp>, tenant: String) -> Response {
-    idp.store().count("keys");
     if let Err(error) = idp.resolve_tenant(&tenant) {
         return error.into_response_for(&idp, None);
     }

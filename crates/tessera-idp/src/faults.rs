@@ -31,6 +31,19 @@ pub enum Target {
     Graph,
 }
 
+impl Target {
+    /// The request counter this endpoint increments.
+    pub fn counter(self) -> &'static str {
+        match self {
+            Target::Token => "token",
+            Target::Authorize => "authorize",
+            Target::Discovery => "discovery",
+            Target::Keys => "keys",
+            Target::Graph => "graph",
+        }
+    }
+}
+
 /// What the fault does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -96,11 +109,14 @@ impl Idp {
         Some(kind)
     }
 
-    /// Runs an endpoint under whatever fault is queued for it.
+    /// Counts the request under its target's name (every request, including those a fault
+    /// answers, so tests can count a client's retries), then runs the endpoint under whatever
+    /// fault is queued for it.
     pub async fn with_faults<F>(&self, target: Target, endpoint: F) -> Response
     where
         F: std::future::Future<Output = Response>,
     {
+        self.store().count(target.counter());
         match self.take_fault(target) {
             None => endpoint.await,
             Some(FaultKind::Delay { millis }) => {

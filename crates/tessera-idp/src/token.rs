@@ -49,7 +49,6 @@ pub async fn token(
 
 fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
     let mut store = idp.store();
-    store.count("token");
     idp.resolve_tenant(tenant)?;
     let form_encoded = headers
         .get(header::CONTENT_TYPE)

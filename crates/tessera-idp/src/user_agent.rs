@@ -237,10 +237,11 @@ fn truncate(text: &str) -> String {
 }
 
 /// Each `<tag …>` opening in `html`, as its attribute text.
-fn tags<'a>(html: &'a str, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+fn tags<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
     let open = format!("<{tag} ");
-    html.match_indices(open.clone().leak() as &str)
-        .filter_map(move |(at, _)| html[at..].find('>').map(|end| &html[at..at + end]))
+    html.match_indices(&open)
+        .filter_map(|(at, _)| html[at..].find('>').map(|end| &html[at..at + end]))
+        .collect()
 }
 
 fn attr(tag: &str, name: &str) -> Option<String> {
@@ -260,12 +261,13 @@ fn unescape(text: &str) -> String {
 
 fn page_kind(html: &str) -> Option<String> {
     tags(html, "meta")
+        .into_iter()
         .find(|t| attr(t, "name").as_deref() == Some("tessera-page"))
         .and_then(|t| attr(t, "content"))
 }
 
 fn form_action(html: &str, base: &Url) -> Result<Url, UserAgentError> {
-    match tags(html, "form").next().and_then(|t| attr(t, "action")) {
+    match tags(html, "form").first().and_then(|t| attr(t, "action")) {
         Some(action) => base
             .join(&action)
             .map_err(|e| UserAgentError::Unexpected(format!("form action {action}: {e}"))),
@@ -275,6 +277,7 @@ fn form_action(html: &str, base: &Url) -> Result<Url, UserAgentError> {
 
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
     tags(html, "input")
+        .into_iter()
         .filter(|t| attr(t, "type").as_deref() == Some("hidden"))
         .filter_map(|t| Some((attr(t, "name")?, attr(t, "value").unwrap_or_default())))
         .collect()
@@ -282,6 +285,7 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
 
 fn account_button(html: &str, username: &str) -> Option<String> {
     tags(html, "button")
+        .into_iter()
         .find(|t| attr(t, "data-username").is_some_and(|u| u.eq_ignore_ascii_case(username)))
         .and_then(|t| attr(t, "value"))
 }

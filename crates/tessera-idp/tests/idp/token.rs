@@ -461,3 +461,42 @@ async fn correlation_ids_are_echoed() {
     );
     assert_eq!(aadsts(&body), 9002313);
 }
+
+#[tokio::test]
+async fn faults_hit_discovery_keys_and_authorize_too() {
+    let f = fixture().await;
+    f.post_control(
+        "faults",
+        json!([
+            { "target": "discovery", "kind": "status", "status": 503, "retry_after": 1 },
+            { "target": "keys", "kind": "malformed" },
+            { "target": "authorize", "kind": "status", "status": 500 },
+        ]),
+    )
+    .await;
+    let discovery = f.idp.url("common/v2.0/.well-known/openid-configuration");
+    let r = f.http.get(discovery.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+    assert_eq!(
+        f.http.get(discovery).send().await.unwrap().status(),
+        StatusCode::OK,
+        "one use only"
+    );
+
+    let keys = f
+        .http
+        .get(f.idp.url("common/discovery/v2.0/keys"))
+        .send()
+        .await
+        .unwrap();
+    assert!(serde_json::from_str::<Value>(&keys.text().await.unwrap()).is_err());
+
+    let r = f.http.get(f.authorize_url(&[])).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.text().await.unwrap().contains("unavailable"));
+    assert_eq!(f.stats().await["discovery"], 2);
+}
