@@ -1,0 +1,434 @@
+//! The token cache, keyed as MSAL's unified cache: accounts by home account id and
+//! environment; access tokens by account, environment, realm, client id and target (scopes);
+//! refresh tokens by account, environment and client id.
+//!
+//! In memory behind one `RwLock` (short critical sections, never across an `.await`); the whole
+//! cache serialises to a versioned JSON blob for the persistence layer, which decides where and
+//! how it is stored (encrypted, in the app).
+
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::id_token::IdTokenClaims;
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+
+/// The serialised format's version; [`TokenCache::deserialize`] refuses any other.
+pub const CACHE_FORMAT_VERSION: u32 = 1;
+
+/// Scopes every request carries and that never decide a cache match (MSAL's rule).
+pub const OIDC_SCOPES: [&str; 3] = ["openid", "profile", "offline_access"];
+
+/// A signed-in user, as the cache knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// `uid.utid` from Entra's `client_info`; `sub.issuer` for other providers.
+    pub home_account_id: String,
+    /// The authority host (`host[:port]`).
+    pub environment: String,
+    /// The tenant id (Entra), empty for other providers.
+    pub realm: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// `oid` (Entra) or `sub`.
+    pub local_account_id: String,
+}
+
+/// A cached access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct AccessTokenEntry {
+    pub home_account_id: String,
+    pub environment: String,
+    pub realm: String,
+    pub client_id: String,
+    /// Granted scopes, as the provider returned them.
+    pub target: Vec<String>,
+    pub secret: AccessToken,
+    pub cached_at: i64,
+    pub expires_on: i64,
+    pub ext_expires_on: i64,
+    /// Entra's `refresh_in`: renew in the background after this time.
+    pub refresh_on: Option<i64>,
+}
+
+/// A cached refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RefreshTokenEntry {
+    pub secret: RefreshToken,
+}
+
+/// A cached ID token with its validated claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IdTokenEntry {
+    pub secret: IdToken,
+    pub claims: IdTokenClaims,
+}
+
+/// The cache contents.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct CacheData {
+    /// By `account_key`.
+    pub accounts: BTreeMap<String, Account>,
+    /// By `account_key` + realm + client id; several targets per key.
+    pub access_tokens: BTreeMap<String, Vec<AccessTokenEntry>>,
+    /// By `account_key` + client id.
+    pub refresh_tokens: BTreeMap<String, RefreshTokenEntry>,
+    /// By `account_key` + realm + client id.
+    pub id_tokens: BTreeMap<String, IdTokenEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    version: u32,
+    #[serde(default)]
+    data: Option<CacheData>,
+}
+
+/// Why a serialised cache was not loaded. The caller keeps running signed out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    /// Written by a newer (or unknown) version of Tessera.
+    #[error("token cache format version {0} is not supported (this build reads version {CACHE_FORMAT_VERSION})")]
+    UnsupportedVersion(u32),
+    /// Not a cache blob, or damaged.
+    #[error("the token cache is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// The in-memory token cache.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    data: RwLock<CacheData>,
+}
+
+/// `home_account_id|environment`.
+pub(crate) fn account_key(account: &Account) -> String {
+    format!("{}|{}", account.home_account_id, account.environment)
+}
+
+fn token_key(account: &Account, client_id: &str) -> String {
+    format!(
+        "{}|{}|{}",
+        account_key(account),
+        account.realm,
+        client_id.to_ascii_lowercase()
+    )
+}
+
+fn refresh_key(account: &Account, client_id: &str) -> String {
+    format!(
+        "{}|{}",
+        account_key(account),
+        client_id.to_ascii_lowercase()
+    )
+}
+
+/// One scope as the cache compares it: case-insensitive, and Graph's resource prefix dropped
+/// because Entra returns Graph scopes bare (`User.Read`).
+pub(crate) fn normalize_scope(scope: &str) -> String {
+    let lower = scope.to_ascii_lowercase();
+    lower
+        .strip_prefix("https://graph.microsoft.com/")
+        .map(str::to_owned)
+        .unwrap_or(lower)
+}
+
+/// Whether a token granted `target` serves a request for `requested`.
+pub(crate) fn covers(target: &[String], requested: &[String]) -> bool {
+    let granted: Vec<String> = target.iter().map(|s| normalize_scope(s)).collect();
+    requested
+        .iter()
+        .map(|s| normalize_scope(s))
+        .filter(|s| !OIDC_SCOPES.contains(&s.as_str()))
+        .all(|s| granted.contains(&s))
+}
+
+/// A cache hit.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedToken {
+    pub entry: AccessTokenEntry,
+    pub id_token: Option<IdTokenClaims>,
+    /// Past Entra's `refresh_in`: serve it, and renew in the background.
+    pub refresh_due: bool,
+}
+
+impl TokenCache {
+    fn read(&self) -> RwLockReadGuard<'_, CacheData> {
+        self.data
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, CacheData> {
+        self.data
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.read().accounts.values().cloned().collect()
+    }
+
+    /// A valid access token for the request, if any. A token that expires within
+    /// `renewal_offset` seconds counts as expired, and so does one cached "in the future"
+    /// (the clock was turned back).
+    pub(crate) fn access_token(
+        &self,
+        account: &Account,
+        client_id: &str,
+        scopes: &[String],
+        now: i64,
+        renewal_offset: i64,
+    ) -> Option<CachedToken> {
+        let data = self.read();
+        let key = token_key(account, client_id);
+        let entry = data
+            .access_tokens
+            .get(&key)?
+            .iter()
+            .find(|t| {
+                covers(&t.target, scopes)
+                    && t.cached_at <= now
+                    && t.expires_on - renewal_offset > now
+            })?
+            .clone();
+        let refresh_due = entry.refresh_on.is_some_and(|at| at <= now);
+        let id_token = data.id_tokens.get(&key).map(|t| t.claims.clone());
+        Some(CachedToken {
+            entry,
+            id_token,
+            refresh_due,
+        })
+    }
+
+    /// The account's refresh token for this client.
+    pub(crate) fn refresh_token(&self, account: &Account, client_id: &str) -> Option<RefreshToken> {
+        self.read()
+            .refresh_tokens
+            .get(&refresh_key(account, client_id))
+            .map(|e| e.secret.clone())
+    }
+
+    /// Stores one token response atomically: the account, the access token (replacing any
+    /// whose scopes overlap), the rotated refresh token and the ID token.
+    pub(crate) fn save(
+        &self,
+        account: &Account,
+        client_id: &str,
+        access_token: AccessTokenEntry,
+        refresh_token: Option<RefreshToken>,
+        id_token: Option<IdTokenEntry>,
+    ) {
+        let mut data = self.write();
+        let key = token_key(account, client_id);
+        data.accounts.insert(account_key(account), account.clone());
+        let tokens = data.access_tokens.entry(key.clone()).or_default();
+        let new_scopes: Vec<String> = access_token
+            .target
+            .iter()
+            .map(|s| normalize_scope(s))
+            .collect();
+        tokens.retain(|t| {
+            !t.target
+                .iter()
+                .map(|s| normalize_scope(s))
+                .any(|s| !OIDC_SCOPES.contains(&s.as_str()) && new_scopes.contains(&s))
+        });
+        tokens.push(access_token);
+        if let Some(secret) = refresh_token {
+            data.refresh_tokens.insert(
+                refresh_key(account, client_id),
+                RefreshTokenEntry { secret },
+            );
+        }
+        if let Some(entry) = id_token {
+            data.id_tokens.insert(key, entry);
+        }
+    }
+
+    /// Forgets an account and every token of it. Returns whether it was known.
+    pub(crate) fn remove_account(&self, account: &Account) -> bool {
+        let mut data = self.write();
+        let prefix = format!("{}|", account_key(account));
+        data.access_tokens.retain(|k, _| !k.starts_with(&prefix));
+        data.refresh_tokens.retain(|k, _| !k.starts_with(&prefix));
+        data.id_tokens.retain(|k, _| !k.starts_with(&prefix));
+        data.accounts.remove(&account_key(account)).is_some()
+    }
+
+    /// The whole cache as a versioned JSON blob, for the persistence layer. It contains
+    /// secrets: store it encrypted.
+    pub fn serialize(&self) -> Vec<u8> {
+        let envelope = Envelope {
+            version: CACHE_FORMAT_VERSION,
+            data: Some(self.read().clone()),
+        };
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+
+    /// Replaces the cache with a blob from [`Self::serialize`]. On error nothing changes.
+    pub fn deserialize(&self, blob: &[u8]) -> Result<(), CacheError> {
+        let envelope: Envelope = serde_json::from_slice(blob).map_err(|e| {
+            CacheError::Corrupt(format!("line {}, column {}", e.line(), e.column()))
+        })?;
+        if envelope.version != CACHE_FORMAT_VERSION {
+            return Err(CacheError::UnsupportedVersion(envelope.version));
+        }
+        let data = envelope
+            .data
+            .ok_or_else(|| CacheError::Corrupt("no data".into()))?;
+        *self.write() = data;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str) -> Account {
+        Account {
+            home_account_id: format!("{id}.tid"),
+            environment: "login.example".into(),
+            realm: "tid".into(),
+            username: format!("{id}@example"),
+            name: None,
+            local_account_id: id.into(),
+        }
+    }
+
+    fn at(target: &[&str], cached_at: i64, expires_on: i64) -> AccessTokenEntry {
+        AccessTokenEntry {
+            home_account_id: "a.tid".into(),
+            environment: "login.example".into(),
+            realm: "tid".into(),
+            client_id: "c".into(),
+            target: target.iter().map(|s| s.to_string()).collect(),
+            secret: AccessToken::new(format!("token-{}", target.join("+"))),
+            cached_at,
+            expires_on,
+            ext_expires_on: expires_on,
+            refresh_on: None,
+        }
+    }
+
+    fn scopes(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn scope_matching_is_a_case_insensitive_superset_ignoring_oidc_scopes() {
+        let granted = scopes(&["User.Read", "Mail.Read", "openid", "profile"]);
+        assert!(covers(&granted, &scopes(&["user.read"])));
+        assert!(covers(
+            &granted,
+            &scopes(&[
+                "https://graph.microsoft.com/User.Read",
+                "offline_access",
+                "openid"
+            ])
+        ));
+        assert!(covers(&granted, &scopes(&["User.Read", "Mail.Read"])));
+        assert!(!covers(&granted, &scopes(&["Calendars.Read"])));
+        assert!(!covers(&granted, &scopes(&["api://other/User.Read"])));
+    }
+
+    #[test]
+    fn the_renewal_offset_and_a_clock_turned_back_count_as_expired() {
+        let cache = TokenCache::default();
+        let a = account("a");
+        cache.save(&a, "c", at(&["User.Read"], 1000, 5000), None, None);
+        let want = scopes(&["User.Read"]);
+        assert!(cache.access_token(&a, "c", &want, 1000, 300).is_some());
+        assert!(cache.access_token(&a, "c", &want, 4699, 300).is_some());
+        assert!(
+            cache.access_token(&a, "c", &want, 4700, 300).is_none(),
+            "within the renewal offset"
+        );
+        assert!(
+            cache.access_token(&a, "c", &want, 999, 300).is_none(),
+            "cached in the future"
+        );
+        assert!(cache
+            .access_token(&a, "other-client", &want, 1000, 300)
+            .is_none());
+        assert!(cache
+            .access_token(&account("b"), "c", &want, 1000, 300)
+            .is_none());
+    }
+
+    #[test]
+    fn overlapping_tokens_are_replaced_and_others_kept() {
+        let cache = TokenCache::default();
+        let a = account("a");
+        cache.save(
+            &a,
+            "c",
+            at(&["User.Read", "openid"], 1000, 5000),
+            None,
+            None,
+        );
+        cache.save(&a, "c", at(&["api://x/y"], 1000, 5000), None, None);
+        cache.save(
+            &a,
+            "c",
+            at(&["User.Read", "Mail.Read"], 1000, 6000),
+            Some(RefreshToken::new("rt2")),
+            None,
+        );
+        let hit = cache
+            .access_token(&a, "c", &scopes(&["User.Read"]), 1000, 0)
+            .unwrap();
+        assert_eq!(
+            hit.entry.expires_on, 6000,
+            "the newer token replaced the overlapping one"
+        );
+        assert!(cache
+            .access_token(&a, "c", &scopes(&["api://x/y"]), 1000, 0)
+            .is_some());
+        assert_eq!(cache.refresh_token(&a, "c").unwrap().secret(), "rt2");
+        assert!(cache.remove_account(&a));
+        assert!(cache.accounts().is_empty() && cache.refresh_token(&a, "c").is_none());
+        assert!(!cache.remove_account(&a));
+    }
+
+    #[test]
+    fn serialisation_round_trips_and_bad_blobs_change_nothing() {
+        let cache = TokenCache::default();
+        let a = account("a");
+        cache.save(
+            &a,
+            "c",
+            at(&["User.Read"], 1000, 5000),
+            Some(RefreshToken::new("rt")),
+            None,
+        );
+        let blob = cache.serialize();
+        let copy = TokenCache::default();
+        copy.deserialize(&blob).unwrap();
+        assert_eq!(copy.accounts(), vec![a.clone()]);
+        assert_eq!(copy.refresh_token(&a, "c").unwrap().secret(), "rt");
+
+        assert_eq!(
+            copy.deserialize(br#"{"version":99}"#),
+            Err(CacheError::UnsupportedVersion(99))
+        );
+        assert!(matches!(
+            copy.deserialize(b"\x00garbage"),
+            Err(CacheError::Corrupt(_))
+        ));
+        assert!(matches!(
+            copy.deserialize(&blob[..blob.len() / 2]),
+            Err(CacheError::Corrupt(_))
+        ));
+        assert_eq!(
+            copy.accounts(),
+            vec![a],
+            "a failed load keeps what was there"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! ID token validation (OpenID Connect Core §3.1.3.7): RS256 signature against the provider's
+//! JWKS, then `iss`, `aud`, `exp`, `iat` with a clock-skew allowance, and `nonce`. MSAL skips the
+//! signature because the token came over TLS from the token endpoint; we check it anyway.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::{BigUint, RsaPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::authority::Jwks;
+use crate::secret::Nonce;
+
+/// How far the provider's clock may be from ours.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// The claims of a validated ID token that the engine and its callers use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject (pairwise per app on Entra).
+    pub sub: String,
+    /// Audience: our client id.
+    pub aud: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// The nonce of the request, when one was sent.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// Entra object id.
+    #[serde(default)]
+    pub oid: Option<String>,
+    /// Entra tenant id.
+    #[serde(default)]
+    pub tid: Option<String>,
+    /// Sign-in name.
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Why an ID token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// Not a compact JWS of JSON.
+    #[error("malformed token")]
+    Malformed,
+    /// Not RS256.
+    #[error("unsupported algorithm {0}")]
+    Algorithm(String),
+    /// No key with this `kid` in the JWKS (even after refetching it).
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    Signature,
+    /// A claim is wrong.
+    #[error("{0}")]
+    Claim(String),
+}
+
+/// A decoded but not yet verified ID token.
+#[derive(Debug)]
+pub(crate) struct Unverified<'a> {
+    pub kid: Option<String>,
+    alg: String,
+    signing_input: &'a str,
+    signature: Vec<u8>,
+    pub claims: serde_json::Value,
+}
+
+/// Splits and decodes a compact JWT.
+pub(crate) fn decode(jwt: &str) -> Result<Unverified<'_>, IdTokenError> {
+    let (signing_input, signature) = jwt.rsplit_once('.').ok_or(IdTokenError::Malformed)?;
+    let (header, payload) = signing_input
+        .split_once('.')
+        .ok_or(IdTokenError::Malformed)?;
+    let json = |part: &str| -> Result<serde_json::Value, IdTokenError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| IdTokenError::Malformed)?;
+        serde_json::from_slice(&bytes).map_err(|_| IdTokenError::Malformed)
+    };
+    let header = json(header)?;
+    Ok(Unverified {
+        kid: header["kid"].as_str().map(str::to_owned),
+        alg: header["alg"].as_str().unwrap_or_default().to_owned(),
+        signing_input,
+        signature: URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| IdTokenError::Malformed)?,
+        claims: json(payload)?,
+    })
+}
+
+impl Unverified<'_> {
+    /// Verifies the RS256 signature with the JWKS key named by `kid`.
+    pub fn verify_signature(&self, jwks: &Jwks) -> Result<(), IdTokenError> {
+        if self.alg != "RS256" {
+            return Err(IdTokenError::Algorithm(self.alg.clone()));
+        }
+        let jwk = jwks
+            .keys
+            .iter()
+            .filter(|k| k.kty == "RSA")
+            .find(|k| self.kid.is_none() || k.kid == self.kid)
+            .ok_or(IdTokenError::UnknownKey)?;
+        let component = |v: &Option<String>| -> Result<BigUint, IdTokenError> {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(v.as_deref().ok_or(IdTokenError::UnknownKey)?)
+                .map_err(|_| IdTokenError::UnknownKey)?;
+            Ok(BigUint::from_bytes_be(&bytes))
+        };
+        let key = RsaPublicKey::new(component(&jwk.n)?, component(&jwk.e)?)
+            .map_err(|_| IdTokenError::UnknownKey)?;
+        let signature =
+            Signature::try_from(self.signature.as_slice()).map_err(|_| IdTokenError::Signature)?;
+        VerifyingKey::<Sha256>::new(key)
+            .verify(self.signing_input.as_bytes(), &signature)
+            .map_err(|_| IdTokenError::Signature)
+    }
+}
+
+/// Checks the claims of a signature-verified token.
+pub(crate) fn validate_claims(
+    claims: &serde_json::Value,
+    expected_issuer: &str,
+    client_id: &str,
+    nonce: Option<&Nonce>,
+    now: i64,
+) -> Result<IdTokenClaims, IdTokenError> {
+    let parsed: IdTokenClaims = serde_json::from_value(claims.clone())
+        .map_err(|e| IdTokenError::Claim(format!("missing or malformed claim: {e}")))?;
+    if parsed.iss != expected_issuer {
+        return Err(IdTokenError::Claim(format!(
+            "issuer {} is not the expected {expected_issuer}",
+            parsed.iss
+        )));
+    }
+    if parsed.aud != client_id {
+        return Err(IdTokenError::Claim(format!(
+            "audience {} is not this client",
+            parsed.aud
+        )));
+    }
+    if parsed.exp + CLOCK_SKEW_SECONDS < now {
+        return Err(IdTokenError::Claim("the token has expired".into()));
+    }
+    if parsed.iat - CLOCK_SKEW_SECONDS > now {
+        return Err(IdTokenError::Claim(
+            "the token was issued in the future".into(),
+        ));
+    }
+    if let Some(expected) = nonce {
+        match &parsed.nonce {
+            Some(got) if expected.matches(got) => {}
+            _ => return Err(IdTokenError::Claim("nonce mismatch".into())),
+        }
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(overrides: serde_json::Value) -> serde_json::Value {
+        let mut base = json!({ "iss": "https://idp/tid/v2.0", "sub": "s", "aud": "client", "exp": 2000, "iat": 1000, "nonce": "n1" });
+        for (k, v) in overrides.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    }
+
+    #[test]
+    fn claims_are_checked_one_by_one() {
+        let nonce = Nonce::generate();
+        let ok = |c| validate_claims(&c, "https://idp/tid/v2.0", "client", None, 1500);
+        assert!(ok(claims(json!({}))).is_ok());
+        assert!(ok(claims(json!({ "iss": "https://evil/tid/v2.0" }))).is_err());
+        assert!(ok(claims(json!({ "aud": "other" }))).is_err());
+        assert!(
+            ok(claims(json!({ "exp": 1000 }))).is_err(),
+            "expired beyond the skew"
+        );
+        assert!(
+            ok(claims(json!({ "exp": 1300 }))).is_ok(),
+            "expired within the skew"
+        );
+        assert!(
+            ok(claims(json!({ "iat": 2000 }))).is_err(),
+            "issued in the future"
+        );
+        assert!(ok(claims(json!({ "sub": null }))).is_err());
+        let with_nonce = validate_claims(
+            &claims(json!({})),
+            "https://idp/tid/v2.0",
+            "client",
+            Some(&nonce),
+            1500,
+        );
+        assert!(with_nonce.is_err(), "another request's nonce");
+        let good = claims(json!({ "nonce": nonce.secret() }));
+        assert!(
+            validate_claims(&good, "https://idp/tid/v2.0", "client", Some(&nonce), 1500).is_ok()
+        );
+    }
+
+    #[test]
+    fn garbage_is_malformed() {
+        for bad in ["", "a.b", "a.b.c", "e30.e30.!!"] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+    }
+}

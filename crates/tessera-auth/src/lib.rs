@@ -1,0 +1,31 @@
+//! `tessera-auth`: Tessera's token acquisition engine, UI-free.
+//!
+//! It implements the native-app token pattern as MSAL defines it: [`PublicClientApplication`]
+//! tries silently first (cached access token, then refresh token, then the provider's session
+//! through a [`SilentAgent`]) and asks for interaction only when the provider demands it, with
+//! [`Error::InteractionRequired`]. Interaction itself is an [`InteractiveAgent`]: the app's
+//! embedded window, the system browser, or a scripted browser in tests.
+//!
+//! It never shows a window and knows nothing of Tauri. Secrets are newtypes that redact
+//! themselves in `Debug` ([`secret`]).
+
+#![warn(missing_docs)]
+
+pub mod agent;
+mod application;
+pub mod authority;
+pub mod cache;
+pub mod clock;
+mod error;
+pub mod id_token;
+mod request;
+pub mod secret;
+mod token_client;
+
+pub use agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
+pub use application::{
+    AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest, Prompt,
+    PublicClientApplication, SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+};
+pub use cache::{Account, CacheError};
+pub use error::{Classification, Error, OAuthError, Result};

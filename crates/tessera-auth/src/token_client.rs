@@ -1,0 +1,318 @@
+//! The token endpoint, through the `oauth2` crate: authorization-code redemption with PKCE and
+//! refresh-token redemption (RFC 6749 §4.1.3, §6).
+//!
+//! Two gaps of `oauth2` are closed here. Its HTTP client must not follow redirects (the crate's
+//! own SSRF advice): ours is a `reqwest` client with redirects off, wrapped so that every request
+//! carries a `client-request-id` and so that 429 and 5xx answers keep their status and
+//! `Retry-After`. And its standard error response drops Entra's `error_codes`, `suberror`,
+//! `claims`, `trace_id`, `correlation_id`: ours is [`OAuthError`], which keeps them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use oauth2::basic::{
+    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, ClientId, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpRequest, HttpResponse,
+    RedirectUrl, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse as _, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::authority::Metadata;
+use crate::error::{Error, OAuthError, Result};
+use crate::secret::{AccessToken, AuthorizationCode, IdToken, PkceCodeVerifier, RefreshToken};
+
+/// Throttling without a `Retry-After`: wait this long (MSAL's default).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary())
+    }
+}
+
+impl oauth2::ErrorResponse for OAuthError {}
+
+/// Entra's members of a token response beyond RFC 6749's.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub(crate) struct EntraTokenFields {
+    #[serde(default)]
+    id_token: Option<IdToken>,
+    #[serde(default)]
+    client_info: Option<String>,
+    #[serde(default)]
+    ext_expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_in: Option<u64>,
+}
+
+impl ExtraTokenFields for EntraTokenFields {}
+
+type EntraTokenResponse = StandardTokenResponse<EntraTokenFields, BasicTokenType>;
+
+type OAuthClient = oauth2::Client<
+    OAuthError,
+    EntraTokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// A token response, its secrets wrapped.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenResponse {
+    pub access_token: AccessToken,
+    pub expires_in: u64,
+    pub ext_expires_in: Option<u64>,
+    pub refresh_in: Option<u64>,
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdToken>,
+    pub client_info: Option<String>,
+    /// Granted scopes, when the provider says (it may differ from the request).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// What a redemption needs besides the grant.
+#[derive(Debug)]
+pub(crate) struct Redemption<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a Url,
+    pub scopes: &'a [String],
+    pub claims: Option<&'a str>,
+    pub client_info: bool,
+    pub correlation_id: &'a str,
+}
+
+/// Builds the `oauth2` client for a provider.
+pub(crate) fn oauth_client(
+    metadata: &Metadata,
+    client_id: &str,
+    redirect_uri: &Url,
+) -> OAuthClient {
+    oauth2::Client::new(ClientId::new(client_id.to_owned()))
+        .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
+        .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
+        .set_redirect_uri(RedirectUrl::from_url(redirect_uri.clone()))
+        // A public client has no secret: client_id goes in the body.
+        .set_auth_type(oauth2::AuthType::RequestBody)
+}
+
+/// Redeems an authorization code with its PKCE verifier.
+pub(crate) async fn redeem_code(
+    http: &reqwest::Client,
+    metadata: &Metadata,
+    code: AuthorizationCode,
+    verifier: PkceCodeVerifier,
+    r: Redemption<'_>,
+) -> Result<TokenResponse> {
+    let client = oauth_client(metadata, r.client_id, r.redirect_uri);
+    let mut request = client
+        .exchange_code(oauth2::AuthorizationCode::new(code.into_secret()))
+        .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.secret().to_owned()))
+        // RFC 6749 has no scope on code redemption; Entra takes one to pick the resource.
+        .add_extra_param("scope", r.scopes.join(" "));
+    if r.client_info {
+        request = request.add_extra_param("client_info", "1");
+    }
+    if let Some(claims) = r.claims {
+        request = request.add_extra_param("claims", claims.to_owned());
+    }
+    let transport = Transport {
+        http: http.clone(),
+        correlation_id: r.correlation_id.to_owned(),
+    };
+    convert(request.request_async(&transport).await)
+}
+
+/// Redeems a refresh token.
+pub(crate) async fn refresh(
+    http: &reqwest::Client,
+    metadata: &Metadata,
+    refresh_token: &RefreshToken,
+    r: Redemption<'_>,
+) -> Result<TokenResponse> {
+    let client = oauth_client(metadata, r.client_id, r.redirect_uri);
+    let token = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
+    let mut request = client
+        .exchange_refresh_token(&token)
+        .add_scopes(r.scopes.iter().map(|s| Scope::new(s.clone())));
+    if r.client_info {
+        request = request.add_extra_param("client_info", "1");
+    }
+    if let Some(claims) = r.claims {
+        request = request.add_extra_param("claims", claims.to_owned());
+    }
+    let transport = Transport {
+        http: http.clone(),
+        correlation_id: r.correlation_id.to_owned(),
+    };
+    convert(request.request_async(&transport).await)
+}
+
+fn convert(
+    result: std::result::Result<EntraTokenResponse, RequestTokenError<HttpError, OAuthError>>,
+) -> Result<TokenResponse> {
+    let response = result.map_err(map_error)?;
+    let expires_in = response
+        .expires_in()
+        .map(|d| d.as_secs())
+        .ok_or_else(|| Error::InvalidResponse("the token response has no expires_in".into()))?;
+    let extra = response.extra_fields().clone();
+    Ok(TokenResponse {
+        access_token: AccessToken::new(response.access_token().secret().clone()),
+        expires_in,
+        ext_expires_in: extra.ext_expires_in,
+        refresh_in: extra.refresh_in,
+        refresh_token: response
+            .refresh_token()
+            .map(|t| RefreshToken::new(t.secret().clone())),
+        id_token: extra.id_token,
+        client_info: extra.client_info,
+        scopes: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect()),
+    })
+}
+
+fn map_error(error: RequestTokenError<HttpError, OAuthError>) -> Error {
+    match error {
+        RequestTokenError::ServerResponse(oauth) => Error::from_oauth(oauth),
+        RequestTokenError::Request(HttpError::Transport(message)) => Error::Network(message),
+        RequestTokenError::Request(HttpError::Status {
+            status,
+            retry_after,
+            body,
+        }) => {
+            if status == 429 || (status == 503 && retry_after.is_some()) {
+                return Error::Throttled {
+                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                };
+            }
+            match serde_json::from_slice::<OAuthError>(&body) {
+                Ok(oauth) if !oauth.error.is_empty() => Error::Server(Box::new(oauth)),
+                _ => Error::Network(format!("the token endpoint answered HTTP {status}")),
+            }
+        }
+        // Only the path of the bad field: a message could quote a token.
+        RequestTokenError::Parse(error, _) => Error::InvalidResponse(format!(
+            "the token response is not valid JSON of the expected shape (at {})",
+            error.path()
+        )),
+        RequestTokenError::Other(message) => Error::InvalidResponse(message),
+    }
+}
+
+/// Why an HTTP exchange failed below OAuth.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    #[error("{0}")]
+    Transport(String),
+    #[error("HTTP {status}")]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        body: Vec<u8>,
+    },
+}
+
+/// `reqwest` for `oauth2`, with the correlation id, and 429/5xx surfaced with their headers.
+struct Transport {
+    // Owned (reqwest's client is a cheap handle) so that the impl holds for every borrow
+    // lifetime oauth2 asks for, which spawned futures need.
+    http: reqwest::Client,
+    correlation_id: String,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let response = self
+                .http
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .header("client-request-id", self.correlation_id.as_str())
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| HttpError::Transport(describe(&e)))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| HttpError::Transport(describe(&e)))?;
+            if status.as_u16() == 429 || status.is_server_error() {
+                let retry_after = headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(HttpError::Status {
+                    status: status.as_u16(),
+                    retry_after,
+                    body: bytes.to_vec(),
+                });
+            }
+            let mut builder = oauth2::http::Response::builder().status(status);
+            for (name, value) in headers.iter() {
+                builder = builder.header(name, value);
+            }
+            builder
+                .body(bytes.to_vec())
+                .map_err(|e| HttpError::Transport(e.to_string()))
+        })
+    }
+}
+
+/// A transport error without its URL's query (there is none on the token endpoint, but the
+/// rule is simple: never print more than the error kind and host).
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the connection broke while reading the response"
+    } else {
+        "request failed"
+    };
+    match error.url().and_then(|u| u.host_str()) {
+        Some(host) => format!("{kind} ({host})"),
+        None => kind.to_owned(),
+    }
+}
+
+/// The `reqwest` client the engine uses: redirects off, timeouts set, proxies and extra root
+/// certificates from the standard environment (`HTTPS_PROXY`, `NO_PROXY`, `SSL_CERT_FILE`).
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)));
+    if let Ok(path) = std::env::var("SSL_CERT_FILE") {
+        let pem = std::fs::read(&path)
+            .map_err(|e| Error::Configuration(format!("SSL_CERT_FILE {path}: {e}")))?;
+        for cert in reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| Error::Configuration(format!("SSL_CERT_FILE {path}: {e}")))?
+        {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Configuration(format!("HTTP client: {e}")))
+}

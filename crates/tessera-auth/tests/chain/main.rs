@@ -1,0 +1,638 @@
+//! The whole acquisition chain against tessera-idp in-process, with a scripted browser as the
+//! agent: interactive → cache → refresh (rotated) → revoked → silent SSO → session ended →
+//! InteractionRequired, plus the faults and classifications on the way.
+
+// Test helpers panic on purpose: a failed request is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tessera_auth::clock::{Clock, SystemClock};
+use tessera_auth::{
+    AgentError, AgentRequest, BoxFuture, CacheLookupPolicy, Classification, Config, Error,
+    InteractiveAgent, InteractiveRequest, PublicClientApplication, SilentAgent, SilentRequest,
+    TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+};
+use tessera_idp::user_agent::{Outcome, Script, UserAgent};
+use tessera_idp::{Flavor, IdpOptions, RunningIdp, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
+use url::Url;
+
+const ADA_OID: &str = "0d1c6a5e-2f4b-4a8e-9c3d-1b7e5f9a2c40";
+
+/// The system clock plus an offset the test moves; the provider's clock moves with it.
+#[derive(Debug, Default)]
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        SystemClock.now() + self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The scripted browser as both agents, stopping at the native-client redirect URI.
+struct Browser(UserAgent);
+
+impl Browser {
+    fn user(username: &str) -> Browser {
+        Browser(UserAgent::new(Script::user(username)))
+    }
+
+    fn go(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+        Box::pin(async move {
+            match self
+                .0
+                .sign_in(&request.authorize_url, request.redirect_uri.as_str())
+                .await
+            {
+                Ok(Outcome::Redirect(url)) => Ok(url),
+                Ok(other) => Err(AgentError::Failed(format!("unexpected outcome {other:?}"))),
+                Err(e) => Err(AgentError::Failed(e.to_string())),
+            }
+        })
+    }
+}
+
+impl InteractiveAgent for Browser {
+    fn redirect_uri(&self) -> Url {
+        Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
+    }
+    fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+        self.go(request)
+    }
+}
+
+impl SilentAgent for Browser {
+    fn redirect_uri(&self) -> Url {
+        Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
+    }
+    fn authorize_silently(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+        self.go(request)
+    }
+}
+
+struct World {
+    idp: RunningIdp,
+    app: PublicClientApplication,
+    clock: Arc<TestClock>,
+    http: reqwest::Client,
+}
+
+async fn world(flavor: Flavor, capabilities: &[&str]) -> World {
+    let idp = tessera_idp::start(IdpOptions {
+        flavor,
+        ..IdpOptions::default()
+    })
+    .await
+    .unwrap();
+    let clock = Arc::new(TestClock::default());
+    let mut config = Config::new(DEFAULT_CLIENT_ID, idp.authority().as_str());
+    config.default_scopes = vec!["User.Read".into()];
+    config.client_capabilities = capabilities.iter().map(|c| c.to_string()).collect();
+    let app = PublicClientApplication::with_clock(config, clock.clone()).unwrap();
+    World {
+        idp,
+        app,
+        clock,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    /// Moves both clocks forward.
+    async fn advance(&self, seconds: i64) {
+        let offset = self.clock.0.fetch_add(seconds, Ordering::SeqCst) + seconds;
+        self.control("clock", json!({ "skew_seconds": offset }))
+            .await;
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(self.idp.url(&format!("__control/{path}")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "control {path}");
+        r.json().await.unwrap()
+    }
+
+    async fn delete(&self, path: &str) {
+        let r = self
+            .http
+            .delete(self.idp.url(&format!("__control/{path}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "control DELETE {path}");
+    }
+
+    async fn stat(&self, key: &str) -> u64 {
+        let stats: Value = self
+            .http
+            .get(self.idp.url("__control/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats[key].as_u64().unwrap_or(0)
+    }
+
+    async fn me(&self, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.idp.url("v1.0/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn silent(&self, account: &tessera_auth::Account) -> SilentRequest {
+        SilentRequest::new(account.clone(), vec![])
+    }
+}
+
+fn classification(
+    result: Result<tessera_auth::AuthenticationResult, Error>,
+) -> (Classification, Option<u32>) {
+    match result {
+        Err(Error::InteractionRequired {
+            classification,
+            code,
+            ..
+        }) => (classification, code),
+        other => panic!("expected InteractionRequired, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_whole_chain_against_an_entra_shaped_provider() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    assert_eq!(first.source, TokenSource::Interactive);
+    let account = first.account.clone();
+    assert_eq!(
+        account.home_account_id,
+        format!("{ADA_OID}.{DEFAULT_TENANT_ID}"),
+        "uid.utid from client_info"
+    );
+    assert_eq!(account.username, "ada@tessera.test");
+    assert_eq!(account.realm, DEFAULT_TENANT_ID);
+    assert!(
+        first.scopes.iter().any(|s| s == "User.Read"),
+        "{:?}",
+        first.scopes
+    );
+    assert!(first.id_token_claims.as_ref().unwrap().nonce.is_some());
+    assert!(
+        !format!("{first:?}").contains(first.access_token.secret()),
+        "the result's Debug redacts"
+    );
+    assert_eq!(
+        w.me(first.access_token.secret()).await.status(),
+        200,
+        "the token works at Graph"
+    );
+    assert_eq!(w.app.accounts(), vec![account.clone()]);
+    assert_eq!(w.stat("token").await, 1);
+
+    let cached = w
+        .app
+        .acquire_token_silent(w.silent(&account), None)
+        .await
+        .unwrap();
+    assert_eq!(cached.source, TokenSource::Cache);
+    assert_eq!(cached.access_token, first.access_token);
+    assert_eq!(w.stat("token").await, 1, "a cache hit makes no request");
+
+    // Within the 5-minute renewal offset of expiry: refresh.
+    w.advance(3600 - 200).await;
+    let refreshed = w
+        .app
+        .acquire_token_silent(w.silent(&account), None)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.source, TokenSource::RefreshToken);
+    assert_ne!(refreshed.access_token, first.access_token);
+    assert_eq!(
+        w.stat("token:refresh_token").await,
+        1,
+        "exactly one token call"
+    );
+    assert_eq!(
+        w.app
+            .acquire_token_silent(w.silent(&account), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::Cache
+    );
+
+    // The rotated refresh token was stored: the provider refuses a spent one.
+    w.advance(3600).await;
+    let again = w
+        .app
+        .acquire_token_silent(w.silent(&account), None)
+        .await
+        .unwrap();
+    assert_eq!(again.source, TokenSource::RefreshToken);
+    assert_eq!(w.stat("token:refresh_token").await, 2);
+
+    // Refresh token revoked; the provider's session is alive: silent SSO.
+    w.control("users/ada@tessera.test/refresh-tokens/revoke", json!({}))
+        .await;
+    w.advance(3600).await;
+    assert_eq!(
+        classification(w.app.acquire_token_silent(w.silent(&account), None).await),
+        (Classification::BadToken, Some(50173)),
+        "no silent agent: the provider's reason comes back"
+    );
+    let sso = w
+        .app
+        .acquire_token_silent(w.silent(&account), Some(&ada))
+        .await
+        .unwrap();
+    assert_eq!(sso.source, TokenSource::SilentSso);
+    assert_eq!(sso.account, account);
+    assert_eq!(w.stat("authorize:prompt=none").await, 1);
+
+    // Session ended too: only interaction helps.
+    w.control("users/ada@tessera.test/refresh-tokens/revoke", json!({}))
+        .await;
+    w.delete("users/ada@tessera.test/sessions").await;
+    w.advance(3600).await;
+    assert_eq!(
+        classification(
+            w.app
+                .acquire_token_silent(w.silent(&account), Some(&ada))
+                .await
+        ),
+        (Classification::LoginRequired, Some(50058))
+    );
+}
+
+#[tokio::test]
+async fn a_second_interaction_fails_fast_while_one_runs() {
+    let w = world(Flavor::Entra, &[]).await;
+    struct Held(tokio::sync::Notify);
+    impl InteractiveAgent for Held {
+        fn redirect_uri(&self) -> Url {
+            Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
+        }
+        fn authorize(&self, _: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+            Box::pin(async move {
+                self.0.notified().await;
+                Err(AgentError::Cancelled)
+            })
+        }
+    }
+    let held = Held(tokio::sync::Notify::new());
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &held);
+    let second = async {
+        tokio::task::yield_now().await;
+        let result = w
+            .app
+            .acquire_token_interactive(InteractiveRequest::default(), &ada)
+            .await;
+        held.0.notify_one();
+        result
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert!(
+        matches!(second, Err(Error::InteractionInProgress)),
+        "{second:?}"
+    );
+    assert!(
+        matches!(first, Err(Error::UserCancelled)),
+        "closing the window cancels: {first:?}"
+    );
+    // Afterwards interaction is possible again.
+    assert!(w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn mfa_and_consent_are_classified_and_claims_carry_into_interaction() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let account = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap()
+        .account;
+
+    w.control("users/ada@tessera.test/mfa", json!({ "required": true }))
+        .await;
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..w.silent(&account)
+    };
+    match w.app.acquire_token_silent(forced.clone(), None).await {
+        Err(Error::InteractionRequired {
+            classification,
+            code,
+            suberror,
+            claims,
+            ..
+        }) => {
+            assert_eq!(
+                (classification, code, suberror.as_deref()),
+                (
+                    Classification::BasicAction,
+                    Some(50076),
+                    Some("basic_action")
+                )
+            );
+            let claims = claims.expect("the MFA error carries claims");
+            let request = InteractiveRequest {
+                claims: Some(claims),
+                login_hint: Some(account.username.clone()),
+                ..Default::default()
+            };
+            let result = w
+                .app
+                .acquire_token_interactive(request, &ada)
+                .await
+                .unwrap();
+            assert_eq!(result.account, account);
+            assert_eq!(w.stat("login:mfa").await, 1, "the user approved MFA");
+        }
+        other => panic!("{other:?}"),
+    }
+    w.control("users/ada@tessera.test/mfa", json!({ "required": false }))
+        .await;
+
+    w.delete("users/ada@tessera.test/consent").await;
+    assert_eq!(
+        classification(w.app.acquire_token_silent(forced, None).await),
+        (Classification::ConsentRequired, Some(65001))
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_broken_responses_leave_the_cache_intact() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..w.silent(&first.account)
+    };
+
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "status", "status": 429, "retry_after": 30 }),
+    )
+    .await;
+    match w.app.acquire_token_silent(forced.clone(), None).await {
+        Err(error @ Error::Throttled { retry_after }) => {
+            assert_eq!(retry_after, Duration::from_secs(30));
+            assert!(error.is_transient());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    for kind in ["malformed", "truncated"] {
+        w.control("faults", json!({ "target": "token", "kind": kind }))
+            .await;
+        let result = w.app.acquire_token_silent(forced.clone(), None).await;
+        assert!(
+            matches!(result, Err(Error::InvalidResponse(_))),
+            "{kind}: {result:?}"
+        );
+    }
+    w.control("faults", json!({ "target": "token", "kind": "reset" }))
+        .await;
+    let result = w.app.acquire_token_silent(forced.clone(), None).await;
+    assert!(
+        matches!(&result, Err(e) if e.is_transient()),
+        "a dropped connection is transient: {result:?}"
+    );
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "omit", "field": "expires_in" }),
+    )
+    .await;
+    assert!(matches!(
+        w.app.acquire_token_silent(forced.clone(), None).await,
+        Err(Error::InvalidResponse(_))
+    ));
+
+    let cached = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cached.source, &cached.access_token),
+        (TokenSource::Cache, &first.access_token),
+        "the old token is still there"
+    );
+    // omit ran the endpoint, so the refresh token rotated there; but the engine refused that
+    // response, so the next refresh uses a spent token and must be classified, not crash.
+    let after = w.app.acquire_token_silent(forced, None).await;
+    assert!(
+        matches!(after, Err(Error::InteractionRequired { .. })),
+        "{after:?}"
+    );
+}
+
+#[tokio::test]
+async fn claims_challenges_from_graph_are_answered_silently() {
+    let w = world(Flavor::Entra, &["cp1"]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.control(
+        "users/ada@tessera.test/claims-challenge",
+        json!({ "kind": "nbf" }),
+    )
+    .await;
+    let denied = w.me(first.access_token.secret()).await;
+    assert_eq!(denied.status(), 401);
+    let header = denied.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let encoded = header
+        .split("claims=\"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"');
+    use base64::Engine;
+    let claims = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+
+    let request = SilentRequest {
+        claims: Some(claims),
+        ..w.silent(&first.account)
+    };
+    let renewed = w.app.acquire_token_silent(request, None).await.unwrap();
+    assert_eq!(
+        renewed.source,
+        TokenSource::RefreshToken,
+        "a claims request skips the cache"
+    );
+    assert_eq!(w.me(renewed.access_token.secret()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn rotated_signing_keys_are_fetched_again() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    w.control("keys/rotate", json!({ "retire_old": true }))
+        .await;
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..w.silent(&first.account)
+    };
+    let refreshed = w.app.acquire_token_silent(forced, None).await.unwrap();
+    assert_eq!(
+        refreshed.source,
+        TokenSource::RefreshToken,
+        "the new key's ID token validated"
+    );
+    assert_eq!(w.stat("keys").await, 2, "the JWKS was fetched again once");
+}
+
+#[tokio::test]
+async fn the_same_chain_works_against_a_plain_oidc_provider() {
+    let w = world(Flavor::Oidc, &[]).await;
+    let alan = Browser::user("alan@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &alan)
+        .await
+        .unwrap();
+    let issuer = w.idp.base_url().as_str().trim_end_matches('/').to_owned();
+    assert_eq!(
+        first.account.home_account_id,
+        format!("7a9b3c2d-4e5f-4061-8273-9a8b7c6d5e4f.{issuer}"),
+        "sub.issuer without client_info"
+    );
+    assert_eq!(first.account.realm, "");
+    assert_eq!(
+        w.app
+            .acquire_token_silent(w.silent(&first.account), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::Cache
+    );
+    w.advance(3600).await;
+    assert_eq!(
+        w.app
+            .acquire_token_silent(w.silent(&first.account), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::RefreshToken
+    );
+    w.control("users/alan@tessera.test/refresh-tokens/revoke", json!({}))
+        .await;
+    w.advance(3600).await;
+    let sso = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), Some(&alan))
+        .await
+        .unwrap();
+    assert_eq!(sso.source, TokenSource::SilentSso);
+}
+
+#[tokio::test]
+async fn cache_lookup_policies_limit_the_chain() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    let with = |policy| SilentRequest {
+        cache_lookup_policy: policy,
+        ..w.silent(&first.account)
+    };
+    assert_eq!(
+        w.app
+            .acquire_token_silent(with(CacheLookupPolicy::AccessToken), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::Cache
+    );
+    assert_eq!(
+        w.app
+            .acquire_token_silent(with(CacheLookupPolicy::RefreshToken), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::RefreshToken
+    );
+    w.advance(3600).await;
+    let only_cache = w
+        .app
+        .acquire_token_silent(with(CacheLookupPolicy::AccessToken), None)
+        .await;
+    assert_eq!(
+        classification(only_cache).0,
+        Classification::NoTokens,
+        "no network allowed"
+    );
+    let skip = w
+        .app
+        .acquire_token_silent(with(CacheLookupPolicy::Skip), Some(&ada))
+        .await
+        .unwrap();
+    assert_eq!(skip.source, TokenSource::SilentSso);
+
+    w.app.remove_account(&first.account).unwrap();
+    assert!(w.app.accounts().is_empty());
+    assert_eq!(
+        classification(
+            w.app
+                .acquire_token_silent(w.silent(&first.account), None)
+                .await
+        )
+        .0,
+        Classification::NoTokens
+    );
+    assert!(matches!(
+        w.app.remove_account(&first.account),
+        Err(Error::AccountNotFound(_))
+    ));
+}
