@@ -8,6 +8,8 @@ use std::pin::Pin;
 
 use url::Url;
 
+use crate::event::InteractionStatus;
+
 /// A boxed, sendable future (agents are used as trait objects).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -42,6 +44,17 @@ pub trait InteractiveAgent: Send + Sync {
 
     /// Presents `request`; resolves with the URL the provider redirected to.
     fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>>;
+
+    /// What the UI should say is happening while this agent works.
+    fn interaction_status(&self) -> InteractionStatus {
+        InteractionStatus::Popup
+    }
+
+    /// Called once the code was redeemed (or not), so an agent that holds the browser's
+    /// request open (the loopback listener) can answer it with the real outcome.
+    fn finished(&self, _outcome: Result<(), String>) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Runs a `prompt=none` authorize request invisibly against the provider's session.

@@ -15,9 +15,12 @@ use crate::authority::{Authority, Jwks, Metadata};
 use crate::cache::{AccessTokenEntry, Account, CachedToken, IdTokenEntry, TokenCache, OIDC_SCOPES};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
+use crate::event::{Event, InteractionStatus};
 use crate::id_token::{self, IdTokenClaims, IdTokenError};
 use crate::request::{self, AuthorizeOptions, PendingAuthorization};
 use crate::secret::{AccessToken, AuthorizationCode, IdToken, Nonce};
+use crate::single_flight::SingleFlight;
+use crate::throttle::Throttle;
 use crate::token_client::{self, Redemption, TokenResponse};
 
 /// Entra's redirect URI for desktop apps' embedded sign-in windows.
@@ -209,6 +212,10 @@ struct Inner {
     interaction: tokio::sync::Mutex<()>,
     active_account: std::sync::RwLock<Option<String>>,
     clock: Arc<dyn Clock>,
+    /// Refresh-token redemptions in flight, by request key.
+    refreshes: SingleFlight<Result<Option<AuthenticationResult>>>,
+    throttle: Throttle,
+    events: tokio::sync::broadcast::Sender<Event>,
 }
 
 impl PublicClientApplication {
@@ -235,8 +242,38 @@ impl PublicClientApplication {
                 interaction: tokio::sync::Mutex::new(()),
                 active_account: std::sync::RwLock::new(None),
                 clock,
+                refreshes: SingleFlight::default(),
+                throttle: Throttle::default(),
+                events: tokio::sync::broadcast::channel(256).0,
             }),
         })
+    }
+
+    /// A stream of the engine's events. A slow subscriber misses the oldest events rather
+    /// than slowing the engine down.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: Event) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(event);
+    }
+
+    fn emit_outcome(&self, outcome: &Result<AuthenticationResult>, correlation_id: &str) {
+        self.emit(match outcome {
+            Ok(result) => Event::AcquireTokenSuccess {
+                source: result.source,
+                home_account_id: result.account.home_account_id.clone(),
+                expires_on: result.expires_on,
+                correlation_id: result.correlation_id.clone(),
+            },
+            Err(error) => Event::AcquireTokenFailure {
+                error: error.kind().to_owned(),
+                classification: error.classification(),
+                correlation_id: correlation_id.to_owned(),
+            },
+        });
     }
 
     /// The configuration.
@@ -278,6 +315,9 @@ impl PublicClientApplication {
             .active_account
             .write()
             .unwrap_or_else(|p| p.into_inner()) = home_account_id.map(str::to_owned);
+        self.emit(Event::ActiveAccountChanged {
+            home_account_id: home_account_id.map(str::to_owned),
+        });
         Ok(())
     }
 
@@ -298,13 +338,25 @@ impl PublicClientApplication {
         if !self.inner.cache.remove_account(account) {
             return Err(Error::AccountNotFound(account.home_account_id.clone()));
         }
-        let mut active = self
-            .inner
-            .active_account
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if active.as_deref() == Some(account.home_account_id.as_str()) {
-            *active = None;
+        let was_active = {
+            let mut active = self
+                .inner
+                .active_account
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let was_active = active.as_deref() == Some(account.home_account_id.as_str());
+            if was_active {
+                *active = None;
+            }
+            was_active
+        };
+        self.emit(Event::AccountRemoved {
+            home_account_id: account.home_account_id.clone(),
+        });
+        if was_active {
+            self.emit(Event::ActiveAccountChanged {
+                home_account_id: None,
+            });
         }
         Ok(())
     }
@@ -350,12 +402,37 @@ impl PublicClientApplication {
         request: InteractiveRequest,
         agent: &dyn InteractiveAgent,
     ) -> Result<AuthenticationResult> {
-        let _one_at_a_time = self
-            .inner
-            .interaction
-            .try_lock()
-            .map_err(|_| Error::InteractionInProgress)?;
         let correlation_id = new_correlation_id();
+        self.emit(Event::AcquireTokenStart {
+            interactive: true,
+            correlation_id: correlation_id.clone(),
+        });
+        let outcome = match self.inner.interaction.try_lock() {
+            Err(_) => Err(Error::InteractionInProgress),
+            Ok(_one_at_a_time) => {
+                self.emit(Event::InteractionStatus {
+                    status: agent.interaction_status(),
+                });
+                let outcome = self.interactive_flow(request, agent, &correlation_id).await;
+                self.emit(Event::InteractionStatus {
+                    status: InteractionStatus::None,
+                });
+                agent
+                    .finished(outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+                    .await;
+                outcome
+            }
+        };
+        self.emit_outcome(&outcome, &correlation_id);
+        outcome
+    }
+
+    async fn interactive_flow(
+        &self,
+        request: InteractiveRequest,
+        agent: &dyn InteractiveAgent,
+        correlation_id: &str,
+    ) -> Result<AuthenticationResult> {
         let metadata = self.metadata().await?;
         let scopes = self.request_scopes(&request.scopes);
         let mut consent_scopes = scopes.clone();
@@ -393,7 +470,7 @@ impl PublicClientApplication {
             claims.as_deref(),
             None,
             TokenSource::Interactive,
-            &correlation_id,
+            correlation_id,
         )
         .await
     }
@@ -407,6 +484,23 @@ impl PublicClientApplication {
         silent_agent: Option<&dyn SilentAgent>,
     ) -> Result<AuthenticationResult> {
         let correlation_id = new_correlation_id();
+        self.emit(Event::AcquireTokenStart {
+            interactive: false,
+            correlation_id: correlation_id.clone(),
+        });
+        let outcome = self
+            .silent_chain(request, silent_agent, correlation_id.clone())
+            .await;
+        self.emit_outcome(&outcome, &correlation_id);
+        outcome
+    }
+
+    async fn silent_chain(
+        &self,
+        request: SilentRequest,
+        silent_agent: Option<&dyn SilentAgent>,
+        correlation_id: String,
+    ) -> Result<AuthenticationResult> {
         let account = &request.account;
         let policy = request.cache_lookup_policy;
         let scopes = self.request_scopes(&request.scopes);
@@ -437,16 +531,34 @@ impl PublicClientApplication {
         )?;
         let mut reason = None;
         if policy.refresh_token() {
-            match self
-                .redeem_refresh_token(
-                    metadata,
-                    account,
-                    &scopes,
-                    claims.as_deref(),
-                    &correlation_id,
-                )
-                .await
-            {
+            let key = request_key(account, client_id, &scopes, claims.as_deref());
+            self.inner.throttle.check(&key, self.inner.clock.now())?;
+            let (app, owned_account, owned_scopes, owned_claims, owned_id) = (
+                self.clone(),
+                account.clone(),
+                scopes.clone(),
+                claims.clone(),
+                correlation_id.clone(),
+            );
+            let outcome = self
+                .inner
+                .refreshes
+                .run(&key, move || async move {
+                    let metadata = app.metadata().await?;
+                    app.redeem_refresh_token(
+                        metadata,
+                        &owned_account,
+                        &owned_scopes,
+                        owned_claims.as_deref(),
+                        &owned_id,
+                    )
+                    .await
+                })
+                .await;
+            self.inner
+                .throttle
+                .record(&key, self.inner.clock.now(), &outcome);
+            match outcome {
                 Ok(Some(result)) => return Ok(result),
                 Ok(None) => {}
                 // The old tokens stay for a transient failure; an interaction-required one
@@ -469,6 +581,9 @@ impl PublicClientApplication {
                     ..AuthorizeOptions::default()
                 },
             );
+            self.emit(Event::InteractionStatus {
+                status: InteractionStatus::Silent,
+            });
             let outcome = async {
                 let redirect = agent
                     .authorize_silently(AgentRequest {
@@ -480,6 +595,9 @@ impl PublicClientApplication {
                 request::parse_redirect(&redirect, &pending, metadata)
             }
             .await;
+            self.emit(Event::InteractionStatus {
+                status: InteractionStatus::None,
+            });
             match outcome {
                 Ok(code) => {
                     return self
@@ -528,7 +646,27 @@ impl PublicClientApplication {
             correlation_id,
         };
         let response =
-            token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption).await?;
+            match token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
+                .await
+            {
+                // A network failure or a 5xx without Retry-After is retried once, after a
+                // jittered pause, so that a blip does not cost the user a sign-in and a storm
+                // does not grow.
+                Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
+                    tokio::time::sleep(retry_pause()).await;
+                    let redemption = Redemption {
+                        client_id,
+                        redirect_uri: &redirect_uri,
+                        scopes,
+                        claims,
+                        client_info: self.inner.authority.is_entra(),
+                        correlation_id,
+                    };
+                    token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
+                        .await?
+                }
+                other => other?,
+            };
         self.complete(
             metadata,
             response,
@@ -661,6 +799,7 @@ impl PublicClientApplication {
             refresh_on: response.refresh_in.map(|s| now + s as i64),
         };
         let ext_expires_on = entry.ext_expires_on;
+        let new_account = self.account(&account.home_account_id).is_none();
         let id_entry = match (response.id_token, &claims) {
             (Some(secret), Some(claims)) => Some(IdTokenEntry {
                 secret,
@@ -675,6 +814,11 @@ impl PublicClientApplication {
             response.refresh_token,
             id_entry,
         );
+        if new_account {
+            self.emit(Event::AccountAdded {
+                account: account.clone(),
+            });
+        }
         Ok(AuthenticationResult {
             access_token: response.access_token,
             expires_on,
@@ -836,6 +980,37 @@ fn agent_error(error: AgentError) -> Error {
         AgentError::Timeout => Error::Timeout,
         AgentError::Failed(message) => Error::Network(message),
     }
+}
+
+/// The key of a silent request for deduplication and throttling: account, client, scopes
+/// (normalised and sorted) and claims.
+fn request_key(
+    account: &Account,
+    client_id: &str,
+    scopes: &[String],
+    claims: Option<&str>,
+) -> String {
+    let mut normalized: Vec<String> = scopes
+        .iter()
+        .map(|s| crate::cache::normalize_scope(s))
+        .collect();
+    normalized.sort();
+    normalized.dedup();
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        account.home_account_id,
+        account.environment,
+        account.realm,
+        client_id.to_ascii_lowercase(),
+        normalized.join(" "),
+        claims.unwrap_or("")
+    )
+}
+
+/// 100–400 ms, random, so that many clients do not retry in step.
+fn retry_pause() -> Duration {
+    use rand::Rng;
+    Duration::from_millis(rand::thread_rng().gen_range(100..=400))
 }
 
 /// A random (version 4) GUID for `client-request-id`.

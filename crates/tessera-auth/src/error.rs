@@ -119,7 +119,7 @@ pub enum Classification {
 }
 
 /// Everything that can go wrong in the engine.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Only an interactive sign-in can continue. Pass `claims` to it when present.
@@ -207,6 +207,24 @@ impl Error {
             Error::interaction(&oauth)
         } else {
             Error::Server(Box::new(oauth))
+        }
+    }
+
+    /// A stable snake_case name for the variant, for events, logs and the UI's error kinds.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InteractionRequired { .. } => "interaction_required",
+            Error::UserCancelled => "user_cancelled",
+            Error::Timeout => "timeout",
+            Error::InteractionInProgress => "interaction_in_progress",
+            Error::Server(_) => "server",
+            Error::Throttled { .. } => "throttled",
+            Error::Network(_) => "network",
+            Error::InvalidResponse(_) => "invalid_response",
+            Error::InvalidIdToken(_) => "invalid_id_token",
+            Error::StateMismatch => "state_mismatch",
+            Error::Configuration(_) => "configuration",
+            Error::AccountNotFound(_) => "account_not_found",
         }
     }
 

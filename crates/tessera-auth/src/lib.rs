@@ -17,9 +17,12 @@ pub mod authority;
 pub mod cache;
 pub mod clock;
 mod error;
+pub mod event;
 pub mod id_token;
 mod request;
 pub mod secret;
+mod single_flight;
+mod throttle;
 mod token_client;
 
 pub use agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
@@ -29,3 +32,4 @@ pub use application::{
 };
 pub use cache::{Account, CacheError};
 pub use error::{Classification, Error, OAuthError, Result};
+pub use event::{Event, InteractionStatus};

@@ -413,6 +413,20 @@ async fn throttling_and_broken_responses_leave_the_cache_intact() {
         }
         other => panic!("{other:?}"),
     }
+    let sent = w.stat("token").await;
+    w.advance(10).await;
+    match w.app.acquire_token_silent(forced.clone(), None).await {
+        Err(Error::Throttled { retry_after }) => {
+            assert_eq!(retry_after, Duration::from_secs(20), "the time left")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        w.stat("token").await,
+        sent,
+        "not sent again before Retry-After"
+    );
+    w.advance(21).await;
 
     for kind in ["malformed", "truncated"] {
         w.control("faults", json!({ "target": "token", "kind": kind }))
@@ -423,13 +437,32 @@ async fn throttling_and_broken_responses_leave_the_cache_intact() {
             "{kind}: {result:?}"
         );
     }
-    w.control("faults", json!({ "target": "token", "kind": "reset" }))
-        .await;
+    // A dropped connection is retried once (two requests), then reported as transient.
+    let before = w.stat("token").await;
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "reset", "count": 2 }),
+    )
+    .await;
     let result = w.app.acquire_token_silent(forced.clone(), None).await;
     assert!(
         matches!(&result, Err(e) if e.is_transient()),
         "a dropped connection is transient: {result:?}"
     );
+    assert_eq!(w.stat("token").await, before + 2, "one retry, no storm");
+    // One 503 then success: the retry hides the blip.
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "status", "status": 503 }),
+    )
+    .await;
+    let recovered = w
+        .app
+        .acquire_token_silent(forced.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(recovered.source, TokenSource::RefreshToken);
+
     w.control(
         "faults",
         json!({ "target": "token", "kind": "omit", "field": "expires_in" }),
@@ -439,7 +472,6 @@ async fn throttling_and_broken_responses_leave_the_cache_intact() {
         w.app.acquire_token_silent(forced.clone(), None).await,
         Err(Error::InvalidResponse(_))
     ));
-
     let cached = w
         .app
         .acquire_token_silent(w.silent(&first.account), None)
@@ -447,8 +479,8 @@ async fn throttling_and_broken_responses_leave_the_cache_intact() {
         .unwrap();
     assert_eq!(
         (cached.source, &cached.access_token),
-        (TokenSource::Cache, &first.access_token),
-        "the old token is still there"
+        (TokenSource::Cache, &recovered.access_token),
+        "the last good token is still there"
     );
     // omit ran the endpoint, so the refresh token rotated there; but the engine refused that
     // response, so the next refresh uses a spent token and must be classified, not crash.
@@ -635,4 +667,110 @@ async fn cache_lookup_policies_limit_the_chain() {
         w.app.remove_account(&first.account),
         Err(Error::AccountNotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_silent_callers_cause_one_refresh() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    w.advance(3600).await;
+    // A slow provider keeps the first call in flight while the others arrive.
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "delay", "millis": 300 }),
+    )
+    .await;
+    let callers = (0..100).map(|_| w.app.acquire_token_silent(w.silent(&first.account), None));
+    let results = futures_util::future::join_all(callers).await;
+    assert_eq!(
+        w.stat("token:refresh_token").await,
+        1,
+        "exactly one refresh for 100 callers"
+    );
+    let token = &results[0].as_ref().unwrap().access_token;
+    for result in &results {
+        let result = result.as_ref().unwrap();
+        assert_eq!(result.source, TokenSource::RefreshToken);
+        assert_eq!(&result.access_token, token, "everyone gets the same result");
+    }
+    // Errors are shared the same way.
+    w.control("users/ada@tessera.test/refresh-tokens/revoke", json!({}))
+        .await;
+    w.advance(3600).await;
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "delay", "millis": 300 }),
+    )
+    .await;
+    let callers = (0..100).map(|_| w.app.acquire_token_silent(w.silent(&first.account), None));
+    let results = futures_util::future::join_all(callers).await;
+    assert_eq!(w.stat("token:refresh_token").await, 2);
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(Error::InteractionRequired { .. }))));
+}
+
+#[tokio::test]
+async fn events_follow_the_chain_and_carry_no_secret() {
+    let w = world(Flavor::Entra, &[]).await;
+    let mut events = w.app.subscribe();
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    let cached = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), None)
+        .await
+        .unwrap();
+    w.app
+        .set_active_account(Some(&first.account.home_account_id))
+        .unwrap();
+    assert_eq!(w.app.active_account(), Some(first.account.clone()));
+    w.app.remove_account(&first.account).unwrap();
+    let missing = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), None)
+        .await;
+    assert!(missing.is_err());
+
+    let mut seen = vec![];
+    while let Ok(event) = events.try_recv() {
+        let text = serde_json::to_string(&event).unwrap();
+        assert!(
+            !text.contains(first.access_token.secret())
+                && !text.contains(cached.access_token.secret()),
+            "{text}"
+        );
+        seen.push(
+            serde_json::to_value(&event).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        seen,
+        [
+            "acquire_token_start",
+            "interaction_status",
+            "account_added",
+            "interaction_status",
+            "acquire_token_success",
+            "acquire_token_start",
+            "acquire_token_success",
+            "active_account_changed",
+            "account_removed",
+            "active_account_changed",
+            "acquire_token_start",
+            "acquire_token_failure",
+        ]
+    );
 }

@@ -1,0 +1,75 @@
+//! Engine events on a broadcast channel, so a UI can follow (MSAL's events API). Events carry
+//! no secret: accounts, sources, error kinds and correlation ids only.
+
+use serde::Serialize;
+
+use crate::application::TokenSource;
+use crate::cache::Account;
+use crate::error::Classification;
+
+/// What kind of interaction is under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionStatus {
+    /// Nothing.
+    None,
+    /// A silent agent (hidden window) is working.
+    Silent,
+    /// An embedded sign-in window is open.
+    Popup,
+    /// The system browser is out (loopback redirect).
+    Redirect,
+}
+
+/// Something that happened in the engine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A token request started.
+    AcquireTokenStart {
+        /// Interactive or silent.
+        interactive: bool,
+        /// The request's correlation id.
+        correlation_id: String,
+    },
+    /// A token request succeeded.
+    AcquireTokenSuccess {
+        /// Where the token came from.
+        source: TokenSource,
+        /// Whose token.
+        home_account_id: String,
+        /// Expiry, Unix seconds.
+        expires_on: i64,
+        /// The request's correlation id.
+        correlation_id: String,
+    },
+    /// A token request failed.
+    AcquireTokenFailure {
+        /// The error's kind ([`crate::Error::kind`]).
+        error: String,
+        /// For `interaction_required`, what kind.
+        classification: Option<Classification>,
+        /// The request's correlation id.
+        correlation_id: String,
+    },
+    /// An account signed in for the first time.
+    AccountAdded {
+        /// The account.
+        account: Account,
+    },
+    /// An account was removed (signed out).
+    AccountRemoved {
+        /// Its home account id.
+        home_account_id: String,
+    },
+    /// The active account changed.
+    ActiveAccountChanged {
+        /// The new one, or none.
+        home_account_id: Option<String>,
+    },
+    /// An interaction started or ended.
+    InteractionStatus {
+        /// Now.
+        status: InteractionStatus,
+    },
+}
