@@ -45,6 +45,12 @@ pub trait InteractiveAgent: Send + Sync {
     /// Presents `request`; resolves with the URL the provider redirected to.
     fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>>;
 
+    /// `response_mode` this agent can receive: `query` (a navigation the agent intercepts) or
+    /// `form_post` (a POST to a loopback listener, which keeps the code out of browser history).
+    fn response_mode(&self) -> &'static str {
+        "query"
+    }
+
     /// What the UI should say is happening while this agent works.
     fn interaction_status(&self) -> InteractionStatus {
         InteractionStatus::Popup

@@ -452,6 +452,7 @@ impl PublicClientApplication {
                 domain_hint: request.domain_hint.as_deref(),
                 claims: claims.as_deref(),
                 client_info: self.inner.authority.is_entra(),
+                response_mode: Some(agent.response_mode()),
             },
         );
         let redirect = agent

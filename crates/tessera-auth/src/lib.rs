@@ -19,6 +19,7 @@ pub mod clock;
 mod error;
 pub mod event;
 pub mod id_token;
+pub mod loopback;
 mod request;
 pub mod secret;
 mod single_flight;
@@ -33,3 +34,4 @@ pub use application::{
 pub use cache::{Account, CacheError};
 pub use error::{Classification, Error, OAuthError, Result};
 pub use event::{Event, InteractionStatus};
+pub use loopback::{LoopbackAgent, Opener};

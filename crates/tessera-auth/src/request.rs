@@ -28,6 +28,8 @@ pub(crate) struct AuthorizeOptions<'a> {
     pub domain_hint: Option<&'a str>,
     pub claims: Option<&'a str>,
     pub client_info: bool,
+    /// `query` unless the agent asks for `form_post`.
+    pub response_mode: Option<&'a str>,
 }
 
 /// Builds the authorize URL with fresh PKCE (S256), state and nonce.
@@ -50,7 +52,10 @@ pub(crate) fn authorize(
         .add_scopes(options.scopes.iter().map(|s| oauth2::Scope::new(s.clone())))
         .set_pkce_challenge(challenge)
         .add_extra_param("nonce", nonce.secret().to_owned())
-        .add_extra_param("response_mode", "query");
+        .add_extra_param(
+            "response_mode",
+            options.response_mode.unwrap_or("query").to_owned(),
+        );
     for (name, value) in [
         ("prompt", options.prompt),
         ("login_hint", options.login_hint),

@@ -1,0 +1,388 @@
+//! The system-browser agent (RFC 8252 §7.3): the authorize URL opens in the user's browser, and
+//! a one-shot HTTP listener on `127.0.0.1` receives the response.
+//!
+//! - Bound to `127.0.0.1` only, on a random port. The redirect URI is `http://localhost:{port}`
+//!   for Entra (what its portal registers) and `http://127.0.0.1:{port}` for other providers
+//!   (RFC 8252 §8.3 prefers the IP literal).
+//! - It asks for `response_mode=form_post` (Entra's advice for localhost: the code stays out of
+//!   browser history) and accepts a query response as well.
+//! - Requests for another path, with another `state`, too large, or too slow are answered with
+//!   an error and do not end the sign-in; each connection has its own short time limit.
+//! - The browser's request is held open until the code has been redeemed, then answered with
+//!   the real outcome (MSAL Node shows success even when redemption fails; MSAL JS #5749).
+//! - The URL opens with `$BROWSER` when set, else the platform's opener; when neither works it
+//!   is printed so the user can open it by hand.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use url::Url;
+
+use crate::agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent};
+use crate::event::InteractionStatus;
+use crate::secret::constant_time_eq;
+
+/// Opens a URL in a browser. Errors mean "could not open it".
+pub type Opener = Arc<dyn Fn(&Url) -> Result<(), String> + Send + Sync>;
+
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_BODY: usize = 64 * 1024;
+const CONNECTION_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// The system-browser agent.
+pub struct LoopbackAgent {
+    listener: Arc<TcpListener>,
+    redirect_uri: Url,
+    opener: Opener,
+    time_limit: Duration,
+    /// The browser's request, answered once the engine knows the outcome.
+    pending: tokio::sync::Mutex<Option<TcpStream>>,
+}
+
+impl std::fmt::Debug for LoopbackAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopbackAgent")
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("time_limit", &self.time_limit)
+            .finish()
+    }
+}
+
+impl LoopbackAgent {
+    /// Binds `127.0.0.1` on a random port. `entra` picks the `localhost` redirect URI.
+    pub async fn bind(entra: bool) -> std::io::Result<LoopbackAgent> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let port = listener.local_addr()?.port();
+        let host = if entra { "localhost" } else { "127.0.0.1" };
+        let redirect_uri = Url::parse(&format!("http://{host}:{port}/"))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(LoopbackAgent {
+            listener: Arc::new(listener),
+            redirect_uri,
+            opener: Arc::new(open_in_browser),
+            time_limit: Duration::from_secs(300),
+            pending: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Uses another way to open the URL (the app's opener plugin, a test driver).
+    pub fn with_opener(mut self, opener: Opener) -> LoopbackAgent {
+        self.opener = opener;
+        self
+    }
+
+    /// How long to wait for the browser (default 5 minutes).
+    pub fn with_time_limit(mut self, time_limit: Duration) -> LoopbackAgent {
+        self.time_limit = time_limit;
+        self
+    }
+
+    async fn receive(&self, request: AgentRequest) -> Result<Url, AgentError> {
+        let expected_state = request
+            .authorize_url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let (found, mut responses) =
+            tokio::sync::mpsc::channel::<(TcpStream, Vec<(String, String)>)>(1);
+        let listener = self.listener.clone();
+        let path = self.redirect_uri.path().to_owned();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let found = found.clone();
+                let (path, state) = (path.clone(), expected_state.clone());
+                tokio::spawn(async move {
+                    if let Some(valid) = screen(stream, &path, &state).await {
+                        let _ = found.send(valid).await;
+                    }
+                });
+            }
+        });
+        (self.opener)(&request.authorize_url).map_err(AgentError::Failed)?;
+        let received = tokio::time::timeout(self.time_limit, responses.recv()).await;
+        acceptor.abort();
+        let (stream, params) = match received {
+            Err(_) => return Err(AgentError::Timeout),
+            Ok(None) => return Err(AgentError::Failed("the loopback listener stopped".into())),
+            Ok(Some(valid)) => valid,
+        };
+        *self.pending.lock().await = Some(stream);
+        let mut redirect = self.redirect_uri.clone();
+        redirect
+            .query_pairs_mut()
+            .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Ok(redirect)
+    }
+}
+
+impl InteractiveAgent for LoopbackAgent {
+    fn redirect_uri(&self) -> Url {
+        self.redirect_uri.clone()
+    }
+
+    fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+        Box::pin(self.receive(request))
+    }
+
+    fn response_mode(&self) -> &'static str {
+        "form_post"
+    }
+
+    fn interaction_status(&self) -> InteractionStatus {
+        InteractionStatus::Redirect
+    }
+
+    fn finished(&self, outcome: Result<(), String>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(mut stream) = self.pending.lock().await.take() {
+                let page = match outcome {
+                    Ok(()) => page("Signed in", "You are signed in to Tessera. You can close this tab and return to the app."),
+                    Err(message) => page("Sign-in failed", &format!("Tessera could not complete the sign-in: {message}")),
+                };
+                let _ = respond(&mut stream, 200, "OK", &page).await;
+            }
+        })
+    }
+}
+
+/// Reads one request; answers and drops anything that is not the expected response.
+async fn screen(
+    mut stream: TcpStream,
+    path: &str,
+    state: &str,
+) -> Option<(TcpStream, Vec<(String, String)>)> {
+    let parsed = tokio::time::timeout(CONNECTION_TIME_LIMIT, read_request(&mut stream)).await;
+    let params = match parsed {
+        Err(_) => {
+            let _ = respond(
+                &mut stream,
+                408,
+                "Request Timeout",
+                &page("Too slow", "The request took too long."),
+            )
+            .await;
+            return None;
+        }
+        Ok(Err((code, reason, message))) => {
+            let _ = respond(&mut stream, code, reason, &page("Bad request", message)).await;
+            return None;
+        }
+        Ok(Ok((target_path, _))) if target_path != path => {
+            let _ = respond(
+                &mut stream,
+                404,
+                "Not Found",
+                &page("Not found", "Nothing here."),
+            )
+            .await;
+            return None;
+        }
+        Ok(Ok((_, params))) => params,
+    };
+    let state_ok = params
+        .iter()
+        .any(|(k, v)| k == "state" && constant_time_eq(v.as_bytes(), state.as_bytes()));
+    if !state_ok {
+        let _ = respond(
+            &mut stream,
+            400,
+            "Bad Request",
+            &page(
+                "Not this sign-in",
+                "This response does not belong to the sign-in in progress.",
+            ),
+        )
+        .await;
+        return None;
+    }
+    Some((stream, params))
+}
+
+type Refusal = (u16, &'static str, &'static str);
+
+/// Parses `GET /path?query` or `POST /path` with a form body, within size limits.
+async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, String)>), Refusal> {
+    let mut buffer = Vec::with_capacity(1024);
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buffer.len() > MAX_HEAD {
+            return Err((
+                431,
+                "Request Header Fields Too Large",
+                "The request is too large.",
+            ));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| (400, "Bad Request", "Unreadable request."))?;
+        if n == 0 {
+            return Err((400, "Bad Request", "Incomplete request."));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head =
+        std::str::from_utf8(&buffer[..head_end]).map_err(|_| (400, "Bad Request", "Not HTTP."))?;
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let (method, target) = (
+        request_line.next().unwrap_or_default(),
+        request_line.next().unwrap_or_default(),
+    );
+    let url = Url::parse("http://loopback")
+        .and_then(|base| base.join(target))
+        .map_err(|_| (400, "Bad Request", "Bad request target."))?;
+    let header = |name: &str| {
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    match method {
+        "GET" => Ok((
+            url.path().to_owned(),
+            url.query_pairs().into_owned().collect(),
+        )),
+        "POST" => {
+            let form = header("content-type")
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            if !form {
+                return Err((415, "Unsupported Media Type", "Expected a form."));
+            }
+            let length: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .ok_or((411, "Length Required", "Content-Length is required."))?;
+            if length > MAX_BODY {
+                return Err((413, "Payload Too Large", "The request is too large."));
+            }
+            let mut body = buffer[head_end..].to_vec();
+            while body.len() < length {
+                let mut chunk = [0u8; 4096];
+                let n = stream
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|_| (400, "Bad Request", "Unreadable request."))?;
+                if n == 0 {
+                    return Err((400, "Bad Request", "Incomplete request."));
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+            body.truncate(length);
+            Ok((
+                url.path().to_owned(),
+                url::form_urlencoded::parse(&body).into_owned().collect(),
+            ))
+        }
+        _ => Err((405, "Method Not Allowed", "Only GET and POST.")),
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    code: u16,
+    reason: &str,
+    html: &str,
+) -> std::io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nCache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nConnection: close\r\n\r\n{html}",
+        html.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn page(title: &str, message: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto\"><h1>{}</h1><p id=\"message\">{}</p></body></html>",
+        escape(title),
+        escape(title),
+        escape(message)
+    )
+}
+
+/// Opens `url` with the first command of [`browser_commands`] that starts; prints the URL when
+/// none does.
+fn open_in_browser(url: &Url) -> Result<(), String> {
+    let browser = std::env::var("BROWSER").ok();
+    for words in browser_commands(browser.as_deref(), url) {
+        let Some((program, args)) = words.split_first() else {
+            continue;
+        };
+        let started = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .spawn();
+        if started.is_ok() {
+            return Ok(());
+        }
+    }
+    eprintln!("Open this address in your browser to sign in:\n{url}");
+    Ok(())
+}
+
+/// The commands to try: each entry of `$BROWSER` (a `:`-separated list; `%s` stands for the
+/// URL, else the URL is appended), then the platform's opener.
+pub(crate) fn browser_commands(browser: Option<&str>, url: &Url) -> Vec<Vec<String>> {
+    let mut commands = vec![];
+    for entry in browser
+        .unwrap_or_default()
+        .split(':')
+        .filter(|b| !b.trim().is_empty())
+    {
+        let mut words: Vec<String> = entry.split_whitespace().map(str::to_owned).collect();
+        if words.iter().any(|w| w.contains("%s")) {
+            words = words
+                .into_iter()
+                .map(|w| w.replace("%s", url.as_str()))
+                .collect();
+        } else {
+            words.push(url.to_string());
+        }
+        commands.push(words);
+    }
+    let platform = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    commands.push(vec![platform.to_owned(), url.to_string()]);
+    commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_lists_and_placeholders_are_honoured() {
+        let url = Url::parse("https://idp.example/authorize?x=1").unwrap();
+        let commands = browser_commands(Some("firefox --new-tab:lynx %s"), &url);
+        assert_eq!(commands[0], vec!["firefox", "--new-tab", url.as_str()]);
+        assert_eq!(commands[1], vec!["lynx", url.as_str()]);
+        assert_eq!(commands.len(), 3, "then the platform opener");
+        assert_eq!(browser_commands(None, &url).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn redirect_uris_follow_the_provider_kind() {
+        let entra = LoopbackAgent::bind(true).await.unwrap();
+        assert_eq!(entra.redirect_uri().host_str(), Some("localhost"));
+        let other = LoopbackAgent::bind(false).await.unwrap();
+        assert_eq!(other.redirect_uri().host_str(), Some("127.0.0.1"));
+        assert_ne!(entra.redirect_uri().port(), other.redirect_uri().port());
+    }
+}
