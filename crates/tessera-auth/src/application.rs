@@ -17,6 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::event::{Event, InteractionStatus};
 use crate::id_token::{self, IdTokenClaims, IdTokenError};
+use crate::persistence::CachePersistence;
 use crate::request::{self, AuthorizeOptions, PendingAuthorization};
 use crate::secret::{AccessToken, AuthorizationCode, IdToken, Nonce};
 use crate::single_flight::SingleFlight;
@@ -216,22 +217,48 @@ struct Inner {
     refreshes: SingleFlight<Result<Option<AuthenticationResult>>>,
     throttle: Throttle,
     events: tokio::sync::broadcast::Sender<Event>,
+    persistence: Option<Arc<dyn CachePersistence>>,
+    /// The last load or save failure, for a UI that starts after it happened.
+    persistence_error: std::sync::Mutex<Option<String>>,
 }
 
-impl PublicClientApplication {
-    /// Builds the application. Nothing is fetched until the first request.
-    pub fn new(config: Config) -> Result<PublicClientApplication> {
-        Self::with_clock(config, Arc::new(SystemClock))
+/// Builds a [`PublicClientApplication`] with optional parts.
+#[derive(Debug)]
+pub struct ApplicationBuilder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    persistence: Option<Arc<dyn CachePersistence>>,
+}
+
+impl ApplicationBuilder {
+    /// Uses another clock (tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
-    /// As [`Self::new`], with another clock (tests).
-    pub fn with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<PublicClientApplication> {
+    /// Persists the cache there; it is loaded once now and before every read.
+    pub fn persistence(mut self, persistence: Arc<dyn CachePersistence>) -> Self {
+        self.persistence = Some(persistence);
+        self
+    }
+
+    /// Validates the configuration and builds the application. Nothing is fetched from the
+    /// network until the first request. A cache that cannot be loaded leaves the application
+    /// signed out (an [`Event::PersistenceFailed`] says why) and is not overwritten until the
+    /// next change.
+    pub fn build(self) -> Result<PublicClientApplication> {
+        let ApplicationBuilder {
+            config,
+            clock,
+            persistence,
+        } = self;
         if config.client_id.trim().is_empty() {
             return Err(Error::Configuration("the client id is empty".into()));
         }
         let authority = Authority::parse(&config.authority)?;
         let http = token_client::http_client(config.http_timeout)?;
-        Ok(PublicClientApplication {
+        let app = PublicClientApplication {
             inner: Arc::new(Inner {
                 config,
                 authority,
@@ -245,8 +272,84 @@ impl PublicClientApplication {
                 refreshes: SingleFlight::default(),
                 throttle: Throttle::default(),
                 events: tokio::sync::broadcast::channel(256).0,
+                persistence,
+                persistence_error: std::sync::Mutex::new(None),
             }),
-        })
+        };
+        app.reload();
+        Ok(app)
+    }
+}
+
+impl PublicClientApplication {
+    /// Builds the application with the system clock and no persistence.
+    pub fn new(config: Config) -> Result<PublicClientApplication> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, for a clock or a persistence layer.
+    pub fn builder(config: Config) -> ApplicationBuilder {
+        ApplicationBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            persistence: None,
+        }
+    }
+
+    /// Replaces the cache from the persistence layer if another process changed it.
+    fn reload(&self) {
+        let Some(persistence) = &self.inner.persistence else {
+            return;
+        };
+        let outcome = persistence.load_if_changed().and_then(|blob| match blob {
+            Some(blob) => self.inner.cache.deserialize(&blob).map_err(Into::into),
+            None => Ok(()),
+        });
+        self.record_persistence("load", outcome.err());
+    }
+
+    /// Remembers and announces a persistence failure; a success clears the last one.
+    fn record_persistence(
+        &self,
+        operation: &str,
+        error: Option<crate::persistence::PersistenceError>,
+    ) {
+        let mut last = self
+            .inner
+            .persistence_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match error {
+            None if operation == "save" => *last = None,
+            None => {}
+            Some(error) => {
+                *last = Some(format!("{operation}: {error}"));
+                drop(last);
+                self.emit(Event::PersistenceFailed {
+                    operation: operation.into(),
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// The last failure to load or save the persisted cache, until a save succeeds: a UI that
+    /// starts after the fact can still warn that tokens are kept in memory only.
+    pub fn persistence_error(&self) -> Option<String> {
+        self.inner
+            .persistence_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Exports the cache to the persistence layer after a change.
+    fn persist(&self) {
+        let Some(persistence) = &self.inner.persistence else {
+            return;
+        };
+        let outcome = persistence.save(&self.inner.cache.serialize());
+        self.record_persistence("save", outcome.err());
     }
 
     /// A stream of the engine's events. A slow subscriber misses the oldest events rather
@@ -293,6 +396,7 @@ impl PublicClientApplication {
 
     /// Every signed-in account.
     pub fn accounts(&self) -> Vec<Account> {
+        self.reload();
         self.inner.cache.accounts()
     }
 
@@ -335,9 +439,11 @@ impl PublicClientApplication {
     /// Forgets an account and its tokens (sign-out from this app). For a full sign-out, send the
     /// browser to [`Self::end_session_url`] as well.
     pub fn remove_account(&self, account: &Account) -> Result<()> {
+        self.reload();
         if !self.inner.cache.remove_account(account) {
             return Err(Error::AccountNotFound(account.home_account_id.clone()));
         }
+        self.persist();
         let was_active = {
             let mut active = self
                 .inner
@@ -506,6 +612,7 @@ impl PublicClientApplication {
         let policy = request.cache_lookup_policy;
         let scopes = self.request_scopes(&request.scopes);
         let client_id = &self.inner.config.client_id;
+        self.reload();
         if !request.force_refresh && request.claims.is_none() && policy.access_token() {
             let now = self.inner.clock.now();
             let offset = self.inner.config.renewal_offset.as_secs() as i64;
@@ -633,6 +740,8 @@ impl PublicClientApplication {
         correlation_id: &str,
     ) -> Result<Option<AuthenticationResult>> {
         let client_id = &self.inner.config.client_id;
+        // Another process may have redeemed it already and stored the rotated one.
+        self.reload();
         let Some(refresh_token) = self.inner.cache.refresh_token(account, client_id) else {
             return Ok(None);
         };
@@ -815,6 +924,7 @@ impl PublicClientApplication {
             response.refresh_token,
             id_entry,
         );
+        self.persist();
         if new_account {
             self.emit(Event::AccountAdded {
                 account: account.clone(),

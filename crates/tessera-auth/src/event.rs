@@ -67,6 +67,14 @@ pub enum Event {
         /// The new one, or none.
         home_account_id: Option<String>,
     },
+    /// The cache could not be loaded from or saved to its persistence layer; the engine goes
+    /// on from memory.
+    PersistenceFailed {
+        /// `load` or `save`.
+        operation: String,
+        /// Why, without any secret.
+        message: String,
+    },
     /// An interaction started or ended.
     InteractionStatus {
         /// Now.

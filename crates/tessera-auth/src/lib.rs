@@ -20,6 +20,7 @@ mod error;
 pub mod event;
 pub mod id_token;
 pub mod loopback;
+pub mod persistence;
 mod request;
 pub mod secret;
 mod single_flight;
@@ -28,10 +29,11 @@ mod token_client;
 
 pub use agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
 pub use application::{
-    AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest, Prompt,
-    PublicClientApplication, SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+    ApplicationBuilder, AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest,
+    Prompt, PublicClientApplication, SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
 pub use cache::{Account, CacheError};
 pub use error::{Classification, Error, OAuthError, Result};
 pub use event::{Event, InteractionStatus};
 pub use loopback::{LoopbackAgent, Opener};
+pub use persistence::{CachePersistence, PersistenceError};
