@@ -1,0 +1,182 @@
+//! Turning a token response into a cached result: ID token validation, account identity.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use super::{AuthenticationResult, PublicClientApplication, TokenSource};
+use crate::authority::{Jwks, Metadata};
+use crate::cache::{AccessTokenEntry, Account, IdTokenEntry};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::id_token::{self, IdTokenClaims, IdTokenError};
+use crate::secret::{IdToken, Nonce};
+use crate::token_client::TokenResponse;
+
+impl PublicClientApplication {
+    /// Validates the ID token, identifies the account, and caches everything in one step.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn complete(
+        &self,
+        metadata: &Metadata,
+        response: TokenResponse,
+        nonce: Option<&Nonce>,
+        expected_account: Option<&Account>,
+        scopes: &[String],
+        source: TokenSource,
+        correlation_id: &str,
+    ) -> Result<AuthenticationResult> {
+        let now = self.inner.clock.now();
+        let claims = match &response.id_token {
+            Some(token) => Some(self.validate_id_token(metadata, token, nonce, now).await?),
+            None => None,
+        };
+        let account = match (&claims, expected_account) {
+            (Some(claims), _) => self.account_from(claims, response.client_info.as_deref())?,
+            (None, Some(account)) => account.clone(),
+            (None, None) => {
+                return Err(Error::InvalidResponse(
+                    "the response has no ID token to identify the account".into(),
+                ))
+            }
+        };
+        if let Some(expected) = expected_account {
+            if expected.home_account_id != account.home_account_id {
+                return Err(Error::InvalidResponse(
+                    "the provider returned a token for another account".into(),
+                ));
+            }
+        }
+        let target = response.scopes.clone().unwrap_or_else(|| scopes.to_vec());
+        let expires_on = now + response.expires_in as i64;
+        let entry = AccessTokenEntry {
+            home_account_id: account.home_account_id.clone(),
+            environment: account.environment.clone(),
+            realm: account.realm.clone(),
+            client_id: self.inner.config.client_id.clone(),
+            target: target.clone(),
+            secret: response.access_token.clone(),
+            cached_at: now,
+            expires_on,
+            ext_expires_on: response
+                .ext_expires_in
+                .map_or(expires_on, |s| now + s as i64),
+            refresh_on: response.refresh_in.map(|s| now + s as i64),
+        };
+        let ext_expires_on = entry.ext_expires_on;
+        let new_account = self.account(&account.home_account_id).is_none();
+        let id_entry = match (response.id_token, &claims) {
+            (Some(secret), Some(claims)) => Some(IdTokenEntry {
+                secret,
+                claims: claims.clone(),
+            }),
+            _ => None,
+        };
+        self.inner.cache.save(
+            &account,
+            &self.inner.config.client_id,
+            entry,
+            response.refresh_token,
+            id_entry,
+        );
+        self.persist();
+        if new_account {
+            self.emit(Event::AccountAdded {
+                account: account.clone(),
+            });
+        }
+        Ok(AuthenticationResult {
+            access_token: response.access_token,
+            expires_on,
+            ext_expires_on,
+            scopes: target,
+            account,
+            id_token_claims: claims,
+            source,
+            correlation_id: correlation_id.to_owned(),
+        })
+    }
+
+    pub(super) async fn validate_id_token(
+        &self,
+        metadata: &Metadata,
+        token: &IdToken,
+        nonce: Option<&Nonce>,
+        now: i64,
+    ) -> Result<IdTokenClaims> {
+        let invalid = |e: IdTokenError| Error::InvalidIdToken(e.to_string());
+        let unverified = id_token::decode(token.secret()).map_err(invalid)?;
+        match unverified.verify_signature(&self.jwks(metadata, false).await?) {
+            Ok(()) => {}
+            // A key we have not seen: the provider rotated its keys; fetch them once more.
+            Err(IdTokenError::UnknownKey) => unverified
+                .verify_signature(&self.jwks(metadata, true).await?)
+                .map_err(invalid)?,
+            Err(e) => return Err(invalid(e)),
+        }
+        let issuer = metadata.issuer_for(unverified.claims["tid"].as_str());
+        id_token::validate_claims(
+            &unverified.claims,
+            &issuer,
+            &self.inner.config.client_id,
+            nonce,
+            now,
+        )
+        .map_err(invalid)
+    }
+
+    pub(super) async fn jwks(&self, metadata: &Metadata, refetch: bool) -> Result<Jwks> {
+        if !refetch {
+            if let Some(jwks) = self.inner.jwks.read().await.clone() {
+                return Ok(jwks);
+            }
+        }
+        let jwks: Jwks = self.get_json(metadata.jwks_uri.as_str()).await?;
+        *self.inner.jwks.write().await = Some(jwks.clone());
+        Ok(jwks)
+    }
+
+    /// The account an ID token names: Entra's `client_info` (`uid.utid`) when present, else
+    /// `oid.tid`, else `sub.issuer` for other providers.
+    pub(super) fn account_from(
+        &self,
+        claims: &IdTokenClaims,
+        client_info: Option<&str>,
+    ) -> Result<Account> {
+        let environment = self.inner.authority.environment();
+        let (home_account_id, realm) = match client_info {
+            Some(info) => {
+                let decoded: serde_json::Value = URL_SAFE_NO_PAD
+                    .decode(info.trim_end_matches('='))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| {
+                        Error::InvalidResponse("client_info is not base64url JSON".into())
+                    })?;
+                match (decoded["uid"].as_str(), decoded["utid"].as_str()) {
+                    (Some(uid), Some(utid)) => (format!("{uid}.{utid}"), utid.to_owned()),
+                    _ => {
+                        return Err(Error::InvalidResponse(
+                            "client_info lacks uid or utid".into(),
+                        ))
+                    }
+                }
+            }
+            None => match (&claims.oid, &claims.tid) {
+                (Some(oid), Some(tid)) => (format!("{oid}.{tid}"), tid.clone()),
+                _ => (format!("{}.{}", claims.sub, claims.iss), String::new()),
+            },
+        };
+        Ok(Account {
+            home_account_id,
+            environment,
+            realm,
+            username: claims
+                .preferred_username
+                .clone()
+                .or_else(|| claims.email.clone())
+                .unwrap_or_else(|| claims.sub.clone()),
+            name: claims.name.clone(),
+            local_account_id: claims.oid.clone().unwrap_or_else(|| claims.sub.clone()),
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Interactive sign-in through an agent, and code redemption.
+
+use super::{
+    agent_error, new_correlation_id, AuthenticationResult, InteractiveRequest, Prompt,
+    PublicClientApplication, TokenSource,
+};
+use crate::agent::{AgentRequest, InteractiveAgent};
+use crate::authority::Metadata;
+use crate::cache::Account;
+use crate::error::{Error, Result};
+use crate::event::{Event, InteractionStatus};
+use crate::request::{self, AuthorizeOptions, PendingAuthorization};
+use crate::secret::AuthorizationCode;
+use crate::token_client::{self, Redemption};
+
+impl PublicClientApplication {
+    /// Signs a user in through `agent` (authorization code + PKCE), and caches the result.
+    ///
+    /// Honours `scopes`, `prompt`, `login_hint`, `domain_hint`, `claims` (merged with the
+    /// client capabilities) and `extra_scopes_to_consent`. Fails at once with
+    /// [`Error::InteractionInProgress`] while another interactive request runs.
+    pub async fn acquire_token_interactive(
+        &self,
+        request: InteractiveRequest,
+        agent: &dyn InteractiveAgent,
+    ) -> Result<AuthenticationResult> {
+        let correlation_id = new_correlation_id();
+        self.emit(Event::AcquireTokenStart {
+            interactive: true,
+            correlation_id: correlation_id.clone(),
+        });
+        let outcome = match self.inner.interaction.try_lock() {
+            Err(_) => Err(Error::InteractionInProgress),
+            Ok(_one_at_a_time) => {
+                self.emit(Event::InteractionStatus {
+                    status: agent.interaction_status(),
+                });
+                let outcome = self.interactive_flow(request, agent, &correlation_id).await;
+                self.emit(Event::InteractionStatus {
+                    status: InteractionStatus::None,
+                });
+                agent
+                    .finished(outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+                    .await;
+                outcome
+            }
+        };
+        self.emit_outcome(&outcome, &correlation_id);
+        outcome
+    }
+
+    pub(super) async fn interactive_flow(
+        &self,
+        request: InteractiveRequest,
+        agent: &dyn InteractiveAgent,
+        correlation_id: &str,
+    ) -> Result<AuthenticationResult> {
+        let metadata = self.metadata().await?;
+        let scopes = self.request_scopes(&request.scopes);
+        let mut consent_scopes = scopes.clone();
+        consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());
+        let claims = request::merge_claims(
+            request.claims.as_deref(),
+            &self.inner.config.client_capabilities,
+        )?;
+        let pending = request::authorize(
+            metadata,
+            &self.inner.config.client_id,
+            &agent.redirect_uri(),
+            AuthorizeOptions {
+                scopes: &consent_scopes,
+                prompt: request.prompt.map(Prompt::as_str),
+                login_hint: request.login_hint.as_deref(),
+                domain_hint: request.domain_hint.as_deref(),
+                claims: claims.as_deref(),
+                client_info: self.inner.authority.is_entra(),
+                response_mode: Some(agent.response_mode()),
+            },
+        );
+        let redirect = agent
+            .authorize(AgentRequest {
+                authorize_url: pending.url.clone(),
+                redirect_uri: pending.redirect_uri.clone(),
+            })
+            .await
+            .map_err(agent_error)?;
+        let code = request::parse_redirect(&redirect, &pending, metadata)?;
+        self.redeem(
+            metadata,
+            code,
+            pending,
+            &scopes,
+            claims.as_deref(),
+            None,
+            TokenSource::Interactive,
+            correlation_id,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn redeem(
+        &self,
+        metadata: &Metadata,
+        code: AuthorizationCode,
+        pending: PendingAuthorization,
+        scopes: &[String],
+        claims: Option<&str>,
+        expected_account: Option<&Account>,
+        source: TokenSource,
+        correlation_id: &str,
+    ) -> Result<AuthenticationResult> {
+        let PendingAuthorization {
+            redirect_uri,
+            nonce,
+            verifier,
+            ..
+        } = pending;
+        let redemption = Redemption {
+            client_id: &self.inner.config.client_id,
+            redirect_uri: &redirect_uri,
+            scopes,
+            claims,
+            client_info: self.inner.authority.is_entra(),
+            correlation_id,
+        };
+        let response =
+            token_client::redeem_code(&self.inner.http, metadata, code, verifier, redemption)
+                .await?;
+        self.complete(
+            metadata,
+            response,
+            Some(&nonce),
+            expected_account,
+            scopes,
+            source,
+            correlation_id,
+        )
+        .await
+    }
+}

@@ -1,0 +1,424 @@
+//! `PublicClientApplication`: the native-app token pattern, as MSAL defines it. Silent first
+//! (cache, then refresh token, then the provider's session through a silent agent), interaction
+//! only when the provider demands it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::agent::AgentError;
+use crate::authority::{Authority, Jwks, Metadata};
+use crate::cache::{Account, TokenCache, OIDC_SCOPES};
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::persistence::CachePersistence;
+use crate::single_flight::SingleFlight;
+use crate::throttle::Throttle;
+use crate::token_client;
+
+mod completion;
+mod interactive;
+mod silent;
+mod types;
+
+pub use types::{
+    AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest, Prompt, SilentRequest,
+    TokenSource,
+};
+
+/// Entra's redirect URI for desktop apps' embedded sign-in windows.
+pub const NATIVE_CLIENT_REDIRECT_URI: &str =
+    "https://login.microsoftonline.com/common/oauth2/nativeclient";
+
+/// The entry point: one per process, cheap to clone, `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct PublicClientApplication {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    authority: Authority,
+    http: reqwest::Client,
+    metadata: tokio::sync::OnceCell<Metadata>,
+    jwks: tokio::sync::RwLock<Option<Jwks>>,
+    cache: TokenCache,
+    /// Held for the whole of an interactive request: a second one fails fast.
+    interaction: tokio::sync::Mutex<()>,
+    active_account: std::sync::RwLock<Option<String>>,
+    clock: Arc<dyn Clock>,
+    /// Refresh-token redemptions in flight, by request key.
+    refreshes: SingleFlight<Result<Option<AuthenticationResult>>>,
+    throttle: Throttle,
+    events: tokio::sync::broadcast::Sender<Event>,
+    persistence: Option<Arc<dyn CachePersistence>>,
+    /// The last load or save failure, for a UI that starts after it happened.
+    persistence_error: std::sync::Mutex<Option<String>>,
+}
+
+/// Builds a [`PublicClientApplication`] with optional parts.
+#[derive(Debug)]
+pub struct ApplicationBuilder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    persistence: Option<Arc<dyn CachePersistence>>,
+}
+
+impl ApplicationBuilder {
+    /// Uses another clock (tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Persists the cache there; it is loaded once now and before every read.
+    pub fn persistence(mut self, persistence: Arc<dyn CachePersistence>) -> Self {
+        self.persistence = Some(persistence);
+        self
+    }
+
+    /// Validates the configuration and builds the application. Nothing is fetched from the
+    /// network until the first request. A cache that cannot be loaded leaves the application
+    /// signed out (an [`Event::PersistenceFailed`] says why) and is not overwritten until the
+    /// next change.
+    pub fn build(self) -> Result<PublicClientApplication> {
+        let ApplicationBuilder {
+            config,
+            clock,
+            persistence,
+        } = self;
+        if config.client_id.trim().is_empty() {
+            return Err(Error::Configuration("the client id is empty".into()));
+        }
+        let authority = Authority::parse(&config.authority)?;
+        let http = token_client::http_client(config.http_timeout)?;
+        let app = PublicClientApplication {
+            inner: Arc::new(Inner {
+                config,
+                authority,
+                http,
+                metadata: tokio::sync::OnceCell::new(),
+                jwks: tokio::sync::RwLock::new(None),
+                cache: TokenCache::default(),
+                interaction: tokio::sync::Mutex::new(()),
+                active_account: std::sync::RwLock::new(None),
+                clock,
+                refreshes: SingleFlight::default(),
+                throttle: Throttle::default(),
+                events: tokio::sync::broadcast::channel(256).0,
+                persistence,
+                persistence_error: std::sync::Mutex::new(None),
+            }),
+        };
+        app.reload();
+        Ok(app)
+    }
+}
+
+impl PublicClientApplication {
+    /// Builds the application with the system clock and no persistence.
+    pub fn new(config: Config) -> Result<PublicClientApplication> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, for a clock or a persistence layer.
+    pub fn builder(config: Config) -> ApplicationBuilder {
+        ApplicationBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            persistence: None,
+        }
+    }
+
+    /// Replaces the cache from the persistence layer if another process changed it.
+    fn reload(&self) {
+        let Some(persistence) = &self.inner.persistence else {
+            return;
+        };
+        let outcome = persistence.load_if_changed().and_then(|blob| match blob {
+            Some(blob) => self.inner.cache.deserialize(&blob).map_err(Into::into),
+            None => Ok(()),
+        });
+        self.record_persistence("load", outcome.err());
+    }
+
+    /// Remembers and announces a persistence failure; a success clears the last one.
+    fn record_persistence(
+        &self,
+        operation: &str,
+        error: Option<crate::persistence::PersistenceError>,
+    ) {
+        let mut last = self
+            .inner
+            .persistence_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match error {
+            None if operation == "save" => *last = None,
+            None => {}
+            Some(error) => {
+                *last = Some(format!("{operation}: {error}"));
+                drop(last);
+                self.emit(Event::PersistenceFailed {
+                    operation: operation.into(),
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// The last failure to load or save the persisted cache, until a save succeeds: a UI that
+    /// starts after the fact can still warn that tokens are kept in memory only.
+    pub fn persistence_error(&self) -> Option<String> {
+        self.inner
+            .persistence_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Exports the cache to the persistence layer after a change.
+    fn persist(&self) {
+        let Some(persistence) = &self.inner.persistence else {
+            return;
+        };
+        let outcome = persistence.save(&self.inner.cache.serialize());
+        self.record_persistence("save", outcome.err());
+    }
+
+    /// A stream of the engine's events. A slow subscriber misses the oldest events rather
+    /// than slowing the engine down.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: Event) {
+        // No subscriber is not an error.
+        let _ = self.inner.events.send(event);
+    }
+
+    fn emit_outcome(&self, outcome: &Result<AuthenticationResult>, correlation_id: &str) {
+        self.emit(match outcome {
+            Ok(result) => Event::AcquireTokenSuccess {
+                source: result.source,
+                home_account_id: result.account.home_account_id.clone(),
+                expires_on: result.expires_on,
+                correlation_id: result.correlation_id.clone(),
+            },
+            Err(error) => Event::AcquireTokenFailure {
+                error: error.kind().to_owned(),
+                classification: error.classification(),
+                correlation_id: correlation_id.to_owned(),
+            },
+        });
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The parsed authority.
+    pub fn authority(&self) -> &Authority {
+        &self.inner.authority
+    }
+
+    /// The token cache (for persistence: `serialize` / `deserialize`).
+    pub fn cache(&self) -> &TokenCache {
+        &self.inner.cache
+    }
+
+    /// Every signed-in account.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.reload();
+        self.inner.cache.accounts()
+    }
+
+    /// The account with this home account id.
+    pub fn account(&self, home_account_id: &str) -> Option<Account> {
+        self.accounts()
+            .into_iter()
+            .find(|a| a.home_account_id == home_account_id)
+    }
+
+    /// Makes an account the active one (it must be known).
+    pub fn set_active_account(&self, home_account_id: Option<&str>) -> Result<()> {
+        if let Some(id) = home_account_id {
+            if self.account(id).is_none() {
+                return Err(Error::AccountNotFound(id.to_owned()));
+            }
+        }
+        *self
+            .inner
+            .active_account
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = home_account_id.map(str::to_owned);
+        self.emit(Event::ActiveAccountChanged {
+            home_account_id: home_account_id.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// The active account, if one is set and still signed in.
+    pub fn active_account(&self) -> Option<Account> {
+        let id = self
+            .inner
+            .active_account
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        self.account(&id)
+    }
+
+    /// Forgets an account and its tokens (sign-out from this app). For a full sign-out, send the
+    /// browser to [`Self::end_session_url`] as well.
+    pub fn remove_account(&self, account: &Account) -> Result<()> {
+        self.reload();
+        if !self.inner.cache.remove_account(account) {
+            return Err(Error::AccountNotFound(account.home_account_id.clone()));
+        }
+        self.persist();
+        let was_active = {
+            let mut active = self
+                .inner
+                .active_account
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let was_active = active.as_deref() == Some(account.home_account_id.as_str());
+            if was_active {
+                *active = None;
+            }
+            was_active
+        };
+        self.emit(Event::AccountRemoved {
+            home_account_id: account.home_account_id.clone(),
+        });
+        if was_active {
+            self.emit(Event::ActiveAccountChanged {
+                home_account_id: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The provider's end-session URL for an account, if the provider has one.
+    pub async fn end_session_url(
+        &self,
+        account: &Account,
+        post_logout_redirect_uri: Option<&Url>,
+    ) -> Result<Option<Url>> {
+        let metadata = self.metadata().await?;
+        Ok(metadata.end_session_endpoint.clone().map(|mut url| {
+            url.query_pairs_mut()
+                .append_pair("logout_hint", &account.username);
+            if let Some(uri) = post_logout_redirect_uri {
+                url.query_pairs_mut()
+                    .append_pair("post_logout_redirect_uri", uri.as_str());
+            }
+            url
+        }))
+    }
+
+    /// The provider's metadata, fetched once.
+    pub async fn metadata(&self) -> Result<&Metadata> {
+        self.inner
+            .metadata
+            .get_or_try_init(|| async {
+                let url = self.inner.authority.discovery_url();
+                let metadata: Metadata = self.get_json(&url).await?;
+                metadata.validate(&self.inner.authority)?;
+                Ok(metadata)
+            })
+            .await
+    }
+
+    /// The request's scopes (or the defaults) plus the OpenID Connect scopes MSAL always adds.
+    fn request_scopes(&self, scopes: &[String]) -> Vec<String> {
+        let mut all: Vec<String> = if scopes.is_empty() {
+            self.inner.config.default_scopes.clone()
+        } else {
+            scopes.to_vec()
+        };
+        for oidc in OIDC_SCOPES {
+            if !all.iter().any(|s| s.eq_ignore_ascii_case(oidc)) {
+                all.push(oidc.to_owned());
+            }
+        }
+        all
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
+        let response = self.inner.http.get(url).send().await.map_err(|e| {
+            Error::Network(format!(
+                "{url}: {}",
+                if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "could not connect"
+                }
+            ))
+        })?;
+        let status = response.status();
+        if status.as_u16() == 429 || status.as_u16() == 503 {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(seconds) = retry_after {
+                return Err(Error::Throttled {
+                    retry_after: Duration::from_secs(seconds),
+                });
+            }
+        }
+        if !status.is_success() {
+            return Err(Error::Network(format!("{url} answered HTTP {status}")));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| Error::Network(format!("{url}: the connection broke while reading")))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse(format!("{url}: {e}")))
+    }
+}
+
+fn agent_error(error: AgentError) -> Error {
+    match error {
+        AgentError::Cancelled => Error::UserCancelled,
+        AgentError::Timeout => Error::Timeout,
+        AgentError::Failed(message) => Error::Network(message),
+    }
+}
+
+/// A random (version 4) GUID for `client-request-id`.
+fn new_correlation_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn correlation_ids_are_guids() {
+        let id = super::new_correlation_id();
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, vec![8, 4, 4, 4, 12], "{id}");
+        assert_eq!(&id[14..15], "4", "version 4");
+        assert_ne!(id, super::new_correlation_id());
+    }
+}

@@ -1,0 +1,299 @@
+//! The silent chain: cache, refresh token (deduplicated, throttled, retried once), silent SSO.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::{
+    agent_error, new_correlation_id, AuthenticationResult, PublicClientApplication, SilentRequest,
+    TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+};
+use crate::agent::{AgentRequest, SilentAgent};
+use crate::authority::Metadata;
+use crate::cache::{Account, CachedToken};
+use crate::error::{Error, Result};
+use crate::event::{Event, InteractionStatus};
+use crate::request::{self, AuthorizeOptions};
+use crate::token_client::{self, Redemption};
+
+impl PublicClientApplication {
+    /// The silent chain: a cached access token, else the refresh token, else silent SSO through
+    /// `silent_agent` (when given), else [`Error::InteractionRequired`] with the provider's
+    /// reason. Honours `force_refresh`, `claims` and `cache_lookup_policy`.
+    pub async fn acquire_token_silent(
+        &self,
+        request: SilentRequest,
+        silent_agent: Option<&dyn SilentAgent>,
+    ) -> Result<AuthenticationResult> {
+        let correlation_id = new_correlation_id();
+        self.emit(Event::AcquireTokenStart {
+            interactive: false,
+            correlation_id: correlation_id.clone(),
+        });
+        let outcome = self
+            .silent_chain(request, silent_agent, correlation_id.clone())
+            .await;
+        self.emit_outcome(&outcome, &correlation_id);
+        outcome
+    }
+
+    pub(super) async fn silent_chain(
+        &self,
+        request: SilentRequest,
+        silent_agent: Option<&dyn SilentAgent>,
+        correlation_id: String,
+    ) -> Result<AuthenticationResult> {
+        let account = &request.account;
+        let policy = request.cache_lookup_policy;
+        let scopes = self.request_scopes(&request.scopes);
+        let client_id = &self.inner.config.client_id;
+        self.reload();
+        if !request.force_refresh && request.claims.is_none() && policy.access_token() {
+            let now = self.inner.clock.now();
+            let offset = self.inner.config.renewal_offset.as_secs() as i64;
+            if let Some(hit) = self
+                .inner
+                .cache
+                .access_token(account, client_id, &scopes, now, offset)
+            {
+                if hit.refresh_due {
+                    self.refresh_in_background(account.clone(), request.scopes.clone());
+                }
+                return Ok(from_cache(hit, account, correlation_id));
+            }
+        }
+        if !policy.refresh_token() && !policy.silent_sso() {
+            return Err(Error::no_tokens(
+                "no valid cached access token for this account and scopes",
+            ));
+        }
+        let metadata = self.metadata().await?;
+        let claims = request::merge_claims(
+            request.claims.as_deref(),
+            &self.inner.config.client_capabilities,
+        )?;
+        let mut reason = None;
+        if policy.refresh_token() {
+            let key = request_key(account, client_id, &scopes, claims.as_deref());
+            self.inner.throttle.check(&key, self.inner.clock.now())?;
+            let (app, owned_account, owned_scopes, owned_claims, owned_id) = (
+                self.clone(),
+                account.clone(),
+                scopes.clone(),
+                claims.clone(),
+                correlation_id.clone(),
+            );
+            let outcome = self
+                .inner
+                .refreshes
+                .run(&key, move || async move {
+                    let metadata = app.metadata().await?;
+                    app.redeem_refresh_token(
+                        metadata,
+                        &owned_account,
+                        &owned_scopes,
+                        owned_claims.as_deref(),
+                        &owned_id,
+                    )
+                    .await
+                })
+                .await;
+            self.inner
+                .throttle
+                .record(&key, self.inner.clock.now(), &outcome);
+            match outcome {
+                Ok(Some(result)) => return Ok(result),
+                Ok(None) => {}
+                // The old tokens stay for a transient failure; an interaction-required one
+                // moves on to silent SSO.
+                Err(error @ Error::InteractionRequired { .. }) => reason = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        if let (true, Some(agent)) = (policy.silent_sso(), silent_agent) {
+            let pending = request::authorize(
+                metadata,
+                client_id,
+                &agent.redirect_uri(),
+                AuthorizeOptions {
+                    scopes: &scopes,
+                    prompt: Some("none"),
+                    login_hint: Some(&account.username),
+                    claims: claims.as_deref(),
+                    client_info: self.inner.authority.is_entra(),
+                    ..AuthorizeOptions::default()
+                },
+            );
+            self.emit(Event::InteractionStatus {
+                status: InteractionStatus::Silent,
+            });
+            let outcome = async {
+                let redirect = agent
+                    .authorize_silently(AgentRequest {
+                        authorize_url: pending.url.clone(),
+                        redirect_uri: pending.redirect_uri.clone(),
+                    })
+                    .await
+                    .map_err(agent_error)?;
+                request::parse_redirect(&redirect, &pending, metadata)
+            }
+            .await;
+            self.emit(Event::InteractionStatus {
+                status: InteractionStatus::None,
+            });
+            match outcome {
+                Ok(code) => {
+                    return self
+                        .redeem(
+                            metadata,
+                            code,
+                            pending,
+                            &scopes,
+                            claims.as_deref(),
+                            Some(account),
+                            TokenSource::SilentSso,
+                            &correlation_id,
+                        )
+                        .await
+                }
+                Err(error @ Error::InteractionRequired { .. }) => reason = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(reason.unwrap_or_else(|| {
+            Error::no_tokens("no cached token or refresh token for this account and scopes")
+        }))
+    }
+
+    /// Redeems the account's cached refresh token, if it has one, and caches the result.
+    pub(super) async fn redeem_refresh_token(
+        &self,
+        metadata: &Metadata,
+        account: &Account,
+        scopes: &[String],
+        claims: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Option<AuthenticationResult>> {
+        let client_id = &self.inner.config.client_id;
+        // Another process may have redeemed it already and stored the rotated one.
+        self.reload();
+        let Some(refresh_token) = self.inner.cache.refresh_token(account, client_id) else {
+            return Ok(None);
+        };
+        let redirect_uri = Url::parse(NATIVE_CLIENT_REDIRECT_URI)
+            .map_err(|e| Error::Configuration(e.to_string()))?;
+        let redemption = Redemption {
+            client_id,
+            redirect_uri: &redirect_uri,
+            scopes,
+            claims,
+            client_info: self.inner.authority.is_entra(),
+            correlation_id,
+        };
+        let response =
+            match token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
+                .await
+            {
+                // A network failure or a 5xx without Retry-After is retried once, after a
+                // jittered pause, so that a blip does not cost the user a sign-in and a storm
+                // does not grow.
+                Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
+                    tokio::time::sleep(retry_pause()).await;
+                    let redemption = Redemption {
+                        client_id,
+                        redirect_uri: &redirect_uri,
+                        scopes,
+                        claims,
+                        client_info: self.inner.authority.is_entra(),
+                        correlation_id,
+                    };
+                    token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
+                        .await?
+                }
+                other => other?,
+            };
+        self.complete(
+            metadata,
+            response,
+            None,
+            Some(account),
+            scopes,
+            TokenSource::RefreshToken,
+            correlation_id,
+        )
+        .await
+        .map(Some)
+    }
+
+    /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
+    /// background (MSAL's proactive refresh). Its failure changes nothing: the cached token stays
+    /// until it really expires.
+    pub(super) fn refresh_in_background(&self, account: Account, scopes: Vec<String>) {
+        let app = self.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let Ok(metadata) = app.metadata().await else {
+                return;
+            };
+            let scopes = app.request_scopes(&scopes);
+            let claims = request::merge_claims(None, &app.inner.config.client_capabilities)
+                .ok()
+                .flatten();
+            let _ = app
+                .redeem_refresh_token(
+                    metadata,
+                    &account,
+                    &scopes,
+                    claims.as_deref(),
+                    &new_correlation_id(),
+                )
+                .await;
+        });
+    }
+}
+
+fn from_cache(hit: CachedToken, account: &Account, correlation_id: String) -> AuthenticationResult {
+    AuthenticationResult {
+        access_token: hit.entry.secret,
+        expires_on: hit.entry.expires_on,
+        ext_expires_on: hit.entry.ext_expires_on,
+        scopes: hit.entry.target,
+        account: account.clone(),
+        id_token_claims: hit.id_token,
+        source: TokenSource::Cache,
+        correlation_id,
+    }
+}
+
+/// The key of a silent request for deduplication and throttling: account, client, scopes
+/// (normalised and sorted) and claims.
+fn request_key(
+    account: &Account,
+    client_id: &str,
+    scopes: &[String],
+    claims: Option<&str>,
+) -> String {
+    let mut normalized: Vec<String> = scopes
+        .iter()
+        .map(|s| crate::cache::normalize_scope(s))
+        .collect();
+    normalized.sort();
+    normalized.dedup();
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        account.home_account_id,
+        account.environment,
+        account.realm,
+        client_id.to_ascii_lowercase(),
+        normalized.join(" "),
+        claims.unwrap_or("")
+    )
+}
+
+/// 100–400 ms, random, so that many clients do not retry in step.
+fn retry_pause() -> Duration {
+    use rand::Rng;
+    Duration::from_millis(rand::thread_rng().gen_range(100..=400))
+}
