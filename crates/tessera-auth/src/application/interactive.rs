@@ -35,7 +35,11 @@ impl PublicClientApplication {
                 self.emit(Event::InteractionStatus {
                     status: agent.interaction_status(),
                 });
-                let outcome = self.interactive_flow(request, agent, &correlation_id).await;
+                let cancelled = self.inner.cancel_interaction.notified();
+                let outcome = tokio::select! {
+                    outcome = self.interactive_flow(request, agent, &correlation_id) => outcome,
+                    () = cancelled => Err(Error::UserCancelled),
+                };
                 self.emit(Event::InteractionStatus {
                     status: InteractionStatus::None,
                 });

@@ -48,6 +48,8 @@ struct Inner {
     cache: TokenCache,
     /// Held for the whole of an interactive request: a second one fails fast.
     interaction: tokio::sync::Mutex<()>,
+    /// Wakes the running interactive request to cancel it.
+    cancel_interaction: tokio::sync::Notify,
     active_account: std::sync::RwLock<Option<String>>,
     clock: Arc<dyn Clock>,
     /// Refresh-token redemptions in flight, by request key.
@@ -104,6 +106,7 @@ impl ApplicationBuilder {
                 jwks: tokio::sync::RwLock::new(None),
                 cache: TokenCache::default(),
                 interaction: tokio::sync::Mutex::new(()),
+                cancel_interaction: tokio::sync::Notify::new(),
                 active_account: std::sync::RwLock::new(None),
                 clock,
                 refreshes: SingleFlight::default(),
@@ -187,6 +190,12 @@ impl PublicClientApplication {
         };
         let outcome = persistence.save(&self.inner.cache.serialize());
         self.record_persistence("save", outcome.err());
+    }
+
+    /// Cancels the interactive request in progress, if any: it ends with
+    /// [`Error::UserCancelled`] and the agent is told so.
+    pub fn cancel_interaction(&self) {
+        self.inner.cancel_interaction.notify_waiters();
     }
 
     /// A stream of the engine's events. A slow subscriber misses the oldest events rather

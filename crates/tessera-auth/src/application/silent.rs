@@ -74,33 +74,9 @@ impl PublicClientApplication {
         )?;
         let mut reason = None;
         if policy.refresh_token() {
-            let key = request_key(account, client_id, &scopes, claims.as_deref());
-            self.inner.throttle.check(&key, self.inner.clock.now())?;
-            let (app, owned_account, owned_scopes, owned_claims, owned_id) = (
-                self.clone(),
-                account.clone(),
-                scopes.clone(),
-                claims.clone(),
-                correlation_id.clone(),
-            );
             let outcome = self
-                .inner
-                .refreshes
-                .run(&key, move || async move {
-                    let metadata = app.metadata().await?;
-                    app.redeem_refresh_token(
-                        metadata,
-                        &owned_account,
-                        &owned_scopes,
-                        owned_claims.as_deref(),
-                        &owned_id,
-                    )
-                    .await
-                })
+                .refresh_once(account, &scopes, claims.as_deref(), &correlation_id)
                 .await;
-            self.inner
-                .throttle
-                .record(&key, self.inner.clock.now(), &outcome);
             match outcome {
                 Ok(Some(result)) => return Ok(result),
                 Ok(None) => {}
@@ -228,27 +204,61 @@ impl PublicClientApplication {
     /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
     /// background (MSAL's proactive refresh). Its failure changes nothing: the cached token stays
     /// until it really expires.
+    /// Redeems the refresh token for this request once, however many callers ask at the same
+    /// time, and not at all while the provider has throttled this request.
+    pub(super) async fn refresh_once(
+        &self,
+        account: &Account,
+        scopes: &[String],
+        claims: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Option<AuthenticationResult>> {
+        let key = request_key(account, &self.inner.config.client_id, scopes, claims);
+        self.inner.throttle.check(&key, self.inner.clock.now())?;
+        let (app, account, scopes, claims, correlation_id) = (
+            self.clone(),
+            account.clone(),
+            scopes.to_vec(),
+            claims.map(str::to_owned),
+            correlation_id.to_owned(),
+        );
+        let outcome = self
+            .inner
+            .refreshes
+            .run(&key, move || async move {
+                let metadata = app.metadata().await?;
+                app.redeem_refresh_token(
+                    metadata,
+                    &account,
+                    &scopes,
+                    claims.as_deref(),
+                    &correlation_id,
+                )
+                .await
+            })
+            .await;
+        self.inner
+            .throttle
+            .record(&key, self.inner.clock.now(), &outcome);
+        outcome
+    }
+
+    /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
+    /// background (MSAL's proactive refresh), deduplicated like any other. Its failure changes
+    /// nothing: the cached token stays until it really expires.
     pub(super) fn refresh_in_background(&self, account: Account, scopes: Vec<String>) {
         let app = self.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         runtime.spawn(async move {
-            let Ok(metadata) = app.metadata().await else {
+            let scopes = app.request_scopes(&scopes);
+            let Ok(claims) = request::merge_claims(None, &app.inner.config.client_capabilities)
+            else {
                 return;
             };
-            let scopes = app.request_scopes(&scopes);
-            let claims = request::merge_claims(None, &app.inner.config.client_capabilities)
-                .ok()
-                .flatten();
             let _ = app
-                .redeem_refresh_token(
-                    metadata,
-                    &account,
-                    &scopes,
-                    claims.as_deref(),
-                    &new_correlation_id(),
-                )
+                .refresh_once(&account, &scopes, claims.as_deref(), &new_correlation_id())
                 .await;
         });
     }

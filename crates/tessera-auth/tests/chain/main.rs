@@ -1042,3 +1042,92 @@ async fn a_damaged_persisted_cache_starts_signed_out_and_says_why() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_running_interaction_can_be_cancelled() {
+    let w = world(Flavor::Entra, &[]).await;
+    struct Forever;
+    impl InteractiveAgent for Forever {
+        fn redirect_uri(&self) -> Url {
+            Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
+        }
+        fn authorize(&self, _: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let running = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &Forever);
+    let cancel = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        w.app.cancel_interaction();
+    };
+    let (result, ()) = tokio::join!(running, cancel);
+    assert!(matches!(result, Err(Error::UserCancelled)), "{result:?}");
+    let ada = Browser::user("ada@tessera.test");
+    assert!(
+        w.app
+            .acquire_token_interactive(InteractiveRequest::default(), &ada)
+            .await
+            .is_ok(),
+        "the lock was released"
+    );
+}
+
+#[tokio::test]
+async fn past_refresh_in_the_cached_token_is_served_and_renewed_in_the_background() {
+    let w = world(Flavor::Entra, &[]).await;
+    w.control(
+        "lifetimes",
+        json!({ "access_token": 7200, "refresh_in": 3600 }),
+    )
+    .await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    w.advance(3601).await;
+    // A slow provider, and many callers past refresh_in: still one background refresh.
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "delay", "millis": 300 }),
+    )
+    .await;
+    let callers = (0..50).map(|_| w.app.acquire_token_silent(w.silent(&first.account), None));
+    for result in futures_util::future::join_all(callers).await {
+        assert_eq!(result.unwrap().source, TokenSource::Cache);
+    }
+    let served = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (served.source, &served.access_token),
+        (TokenSource::Cache, &first.access_token),
+        "served at once"
+    );
+    for _ in 0..50 {
+        if w.stat("token:refresh_token").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        w.stat("token:refresh_token").await,
+        1,
+        "one background refresh"
+    );
+    let renewed = w
+        .app
+        .acquire_token_silent(w.silent(&first.account), None)
+        .await
+        .unwrap();
+    assert_eq!(renewed.source, TokenSource::Cache);
+    assert_ne!(
+        renewed.access_token, first.access_token,
+        "the renewed token replaced it"
+    );
+}
