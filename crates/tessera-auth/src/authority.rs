@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -123,7 +123,7 @@ impl Authority {
 }
 
 /// The parts of a provider's metadata the engine uses.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metadata {
     /// `issuer`; Entra's multi-tenant ones contain `{tenantid}`.
     pub issuer: String,

@@ -11,6 +11,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
+use crate::authority::Metadata;
 use crate::id_token::IdTokenClaims;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
@@ -78,6 +79,16 @@ pub(crate) struct CacheData {
     pub refresh_tokens: BTreeMap<String, RefreshTokenEntry>,
     /// By `account_key` + realm + client id.
     pub id_tokens: BTreeMap<String, IdTokenEntry>,
+    /// Provider metadata by discovery URL, with when it was fetched.
+    #[serde(default)]
+    pub authority_metadata: BTreeMap<String, CachedMetadata>,
+}
+
+/// Provider metadata as cached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CachedMetadata {
+    pub fetched_at: i64,
+    pub metadata: Metadata,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -258,6 +269,31 @@ impl TokenCache {
         data.refresh_tokens.retain(|k, _| !k.starts_with(&prefix));
         data.id_tokens.retain(|k, _| !k.starts_with(&prefix));
         data.accounts.remove(&account_key(account)).is_some()
+    }
+
+    /// Provider metadata fetched from `discovery_url` less than `max_age` seconds ago.
+    pub(crate) fn metadata(
+        &self,
+        discovery_url: &str,
+        now: i64,
+        max_age: i64,
+    ) -> Option<CachedMetadata> {
+        self.read()
+            .authority_metadata
+            .get(discovery_url)
+            .filter(|m| m.fetched_at <= now && now - m.fetched_at < max_age)
+            .cloned()
+    }
+
+    /// Remembers provider metadata.
+    pub(crate) fn store_metadata(&self, discovery_url: &str, fetched_at: i64, metadata: Metadata) {
+        self.write().authority_metadata.insert(
+            discovery_url.to_owned(),
+            CachedMetadata {
+                fetched_at,
+                metadata,
+            },
+        );
     }
 
     /// The whole cache as a versioned JSON blob, for the persistence layer. It contains

@@ -60,6 +60,7 @@ impl PublicClientApplication {
         correlation_id: &str,
     ) -> Result<AuthenticationResult> {
         let metadata = self.metadata().await?;
+        let metadata = &*metadata;
         let scopes = self.request_scopes(&request.scopes);
         let mut consent_scopes = scopes.clone();
         consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());

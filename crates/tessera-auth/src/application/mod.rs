@@ -28,6 +28,9 @@ pub use types::{
     TokenSource,
 };
 
+/// How long provider metadata is trusted before it is fetched again, in seconds.
+pub const METADATA_MAX_AGE: i64 = 24 * 3600;
+
 /// Entra's redirect URI for desktop apps' embedded sign-in windows.
 pub const NATIVE_CLIENT_REDIRECT_URI: &str =
     "https://login.microsoftonline.com/common/oauth2/nativeclient";
@@ -43,7 +46,8 @@ struct Inner {
     config: Config,
     authority: Authority,
     http: reqwest::Client,
-    metadata: tokio::sync::OnceCell<Metadata>,
+    /// Provider metadata and when it was fetched; refetched after [`METADATA_MAX_AGE`].
+    metadata: tokio::sync::Mutex<Option<(i64, Arc<Metadata>)>>,
     jwks: tokio::sync::RwLock<Option<Jwks>>,
     cache: TokenCache,
     /// Held for the whole of an interactive request: a second one fails fast.
@@ -102,7 +106,7 @@ impl ApplicationBuilder {
                 config,
                 authority,
                 http,
-                metadata: tokio::sync::OnceCell::new(),
+                metadata: tokio::sync::Mutex::new(None),
                 jwks: tokio::sync::RwLock::new(None),
                 cache: TokenCache::default(),
                 interaction: tokio::sync::Mutex::new(()),
@@ -332,16 +336,30 @@ impl PublicClientApplication {
     }
 
     /// The provider's metadata, fetched once.
-    pub async fn metadata(&self) -> Result<&Metadata> {
-        self.inner
-            .metadata
-            .get_or_try_init(|| async {
-                let url = self.inner.authority.discovery_url();
+    pub async fn metadata(&self) -> Result<Arc<Metadata>> {
+        let now = self.inner.clock.now();
+        // One fetch at a time: concurrent first requests wait for it.
+        let mut current = self.inner.metadata.lock().await;
+        if let Some((fetched_at, metadata)) = current.as_ref() {
+            if now - fetched_at < METADATA_MAX_AGE {
+                return Ok(metadata.clone());
+            }
+        }
+        let url = self.inner.authority.discovery_url();
+        self.reload();
+        let (fetched_at, metadata) = match self.inner.cache.metadata(&url, now, METADATA_MAX_AGE) {
+            Some(cached) => (cached.fetched_at, cached.metadata),
+            None => {
                 let metadata: Metadata = self.get_json(&url).await?;
                 metadata.validate(&self.inner.authority)?;
-                Ok(metadata)
-            })
-            .await
+                self.inner.cache.store_metadata(&url, now, metadata.clone());
+                self.persist();
+                (now, metadata)
+            }
+        };
+        let metadata = Arc::new(metadata);
+        *current = Some((fetched_at, metadata.clone()));
+        Ok(metadata)
     }
 
     /// The request's scopes (or the defaults) plus the OpenID Connect scopes MSAL always adds.

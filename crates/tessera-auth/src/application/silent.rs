@@ -68,6 +68,7 @@ impl PublicClientApplication {
             ));
         }
         let metadata = self.metadata().await?;
+        let metadata = &*metadata;
         let claims = request::merge_claims(
             request.claims.as_deref(),
             &self.inner.config.client_capabilities,
@@ -227,6 +228,7 @@ impl PublicClientApplication {
             .refreshes
             .run(&key, move || async move {
                 let metadata = app.metadata().await?;
+                let metadata = &*metadata;
                 app.redeem_refresh_token(
                     metadata,
                     &account,

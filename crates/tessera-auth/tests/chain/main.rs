@@ -1131,3 +1131,42 @@ async fn past_refresh_in_the_cached_token_is_served_and_renewed_in_the_backgroun
         "the renewed token replaced it"
     );
 }
+
+#[tokio::test]
+async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
+    let w = world(Flavor::Entra, &[]).await;
+    let store = Arc::new(SharedStore::default());
+    let a = w.second_process(&store);
+    let ada = Browser::user("ada@tessera.test");
+    let first = a
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    assert_eq!(w.stat("discovery").await, 1);
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..SilentRequest::new(first.account.clone(), vec![])
+    };
+
+    let b = w.second_process(&store);
+    assert_eq!(
+        b.acquire_token_silent(forced.clone(), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::RefreshToken
+    );
+    assert_eq!(
+        w.stat("discovery").await,
+        1,
+        "the second process used the persisted metadata"
+    );
+
+    w.advance(25 * 3600).await;
+    b.acquire_token_silent(forced, None).await.unwrap();
+    assert_eq!(
+        w.stat("discovery").await,
+        2,
+        "fetched again after a day, in memory too"
+    );
+}
