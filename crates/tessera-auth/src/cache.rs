@@ -36,6 +36,22 @@ pub struct Account {
     pub name: Option<String>,
     /// `oid` (Entra) or `sub`.
     pub local_account_id: String,
+    /// The tenants (Entra) this account has signed in to, home tenant included; empty for
+    /// other providers.
+    #[serde(default)]
+    pub tenant_profiles: Vec<TenantProfile>,
+}
+
+/// One tenant an account has used (MSAL's tenant profile): a guest in another tenant has a
+/// profile there with another object id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantProfile {
+    /// The tenant id (`tid`).
+    pub tenant_id: String,
+    /// The user's object id in that tenant (`oid`).
+    pub local_account_id: String,
+    /// Whether it is the account's home tenant (the `utid` of `client_info`).
+    pub is_home_tenant: bool,
 }
 
 /// A cached access token.
@@ -224,8 +240,9 @@ impl TokenCache {
             .map(|e| e.secret.clone())
     }
 
-    /// Stores one token response atomically: the account, the access token (replacing any
-    /// whose scopes overlap), the rotated refresh token and the ID token.
+    /// Stores one token response atomically: the account (its tenant profiles merged), the
+    /// access token (replacing any whose scopes overlap), the rotated refresh token and the ID
+    /// token. Returns the account as stored.
     pub(crate) fn save(
         &self,
         account: &Account,
@@ -233,10 +250,25 @@ impl TokenCache {
         access_token: AccessTokenEntry,
         refresh_token: Option<RefreshToken>,
         id_token: Option<IdTokenEntry>,
-    ) {
+    ) -> Account {
         let mut data = self.write();
         let key = token_key(account, client_id);
-        data.accounts.insert(account_key(account), account.clone());
+        let stored = data
+            .accounts
+            .entry(account_key(account))
+            .or_insert_with(|| account.clone());
+        // The newest sign-in's names win; tenant profiles accumulate.
+        let mut profiles = std::mem::take(&mut stored.tenant_profiles);
+        for profile in &account.tenant_profiles {
+            profiles.retain(|p| p.tenant_id != profile.tenant_id);
+            profiles.push(profile.clone());
+        }
+        profiles.sort_by(|a, b| a.tenant_id.cmp(&b.tenant_id));
+        *stored = Account {
+            tenant_profiles: profiles,
+            ..account.clone()
+        };
+        let stored = stored.clone();
         let tokens = data.access_tokens.entry(key.clone()).or_default();
         let new_scopes: Vec<String> = access_token
             .target
@@ -259,6 +291,7 @@ impl TokenCache {
         if let Some(entry) = id_token {
             data.id_tokens.insert(key, entry);
         }
+        stored
     }
 
     /// Forgets an account and every token of it. Returns whether it was known.
@@ -334,6 +367,7 @@ mod tests {
             username: format!("{id}@example"),
             name: None,
             local_account_id: id.into(),
+            tenant_profiles: vec![],
         }
     }
 

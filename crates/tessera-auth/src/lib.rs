@@ -32,7 +32,7 @@ pub use application::{
     ApplicationBuilder, AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest,
     Prompt, PublicClientApplication, SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
-pub use cache::{Account, CacheError};
+pub use cache::{Account, CacheError, TenantProfile};
 pub use error::{Classification, Error, OAuthError, Result};
 pub use event::{Event, InteractionStatus};
 pub use loopback::{LoopbackAgent, Opener};

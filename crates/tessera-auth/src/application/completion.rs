@@ -71,7 +71,7 @@ impl PublicClientApplication {
             }),
             _ => None,
         };
-        self.inner.cache.save(
+        let account = self.inner.cache.save(
             &account,
             &self.inner.config.client_id,
             entry,
@@ -166,6 +166,15 @@ impl PublicClientApplication {
                 _ => (format!("{}.{}", claims.sub, claims.iss), String::new()),
             },
         };
+        // The tenant of this token; the home tenant is the one in the home account id.
+        let tenant_profiles = match (&claims.tid, &claims.oid) {
+            (Some(tid), Some(oid)) => vec![crate::cache::TenantProfile {
+                tenant_id: tid.clone(),
+                local_account_id: oid.clone(),
+                is_home_tenant: home_account_id.ends_with(&format!(".{tid}")),
+            }],
+            _ => vec![],
+        };
         Ok(Account {
             home_account_id,
             environment,
@@ -177,6 +186,7 @@ impl PublicClientApplication {
                 .unwrap_or_else(|| claims.sub.clone()),
             name: claims.name.clone(),
             local_account_id: claims.oid.clone().unwrap_or_else(|| claims.sub.clone()),
+            tenant_profiles,
         })
     }
 }

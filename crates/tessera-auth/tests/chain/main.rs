@@ -1170,3 +1170,89 @@ async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
         "fetched again after a day, in memory too"
     );
 }
+
+#[tokio::test]
+async fn several_accounts_side_by_side_and_sign_out_everywhere() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada_browser = Browser::user("ada@tessera.test");
+    let ada = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada_browser)
+        .await
+        .unwrap();
+    // "Add another account": the same browser, the account picker, another user.
+    let alan_browser = Browser(ada_browser.0.with_script(Script::user("alan@tessera.test")));
+    let request = InteractiveRequest {
+        prompt: Some(tessera_auth::Prompt::SelectAccount),
+        ..Default::default()
+    };
+    let alan = w
+        .app
+        .acquire_token_interactive(request, &alan_browser)
+        .await
+        .unwrap();
+    assert_ne!(ada.account.home_account_id, alan.account.home_account_id);
+    assert_eq!(w.app.accounts().len(), 2);
+    assert_eq!(
+        ada.account.tenant_profiles,
+        vec![tessera_auth::TenantProfile {
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            local_account_id: ADA_OID.into(),
+            is_home_tenant: true,
+        }]
+    );
+
+    for (result, name) in [(&ada, "Ada Lovelace"), (&alan, "Alan Turing")] {
+        let silent = w
+            .app
+            .acquire_token_silent(w.silent(&result.account), None)
+            .await
+            .unwrap();
+        assert_eq!(silent.source, TokenSource::Cache);
+        let me: Value = w
+            .me(silent.access_token.secret())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["displayName"], name, "each account gets its own token");
+    }
+
+    let end_session = w
+        .app
+        .end_session_url(&ada.account, None)
+        .await
+        .unwrap()
+        .expect("the provider has one");
+    assert!(
+        end_session
+            .as_str()
+            .starts_with(&format!("{}/oauth2/v2.0/logout", w.idp.authority())),
+        "{end_session}"
+    );
+    assert!(end_session
+        .query_pairs()
+        .any(|(k, v)| k == "logout_hint" && v == "ada@tessera.test"));
+    assert_eq!(ada_browser.0.visit(&end_session).await.unwrap(), 200);
+    w.app.remove_account(&ada.account).unwrap();
+    assert_eq!(
+        w.app.accounts(),
+        vec![alan.account.clone()],
+        "the other account stays"
+    );
+
+    // The provider's session is gone too: signing Ada in again asks for her password.
+    let again = InteractiveRequest {
+        login_hint: Some("ada@tessera.test".into()),
+        ..Default::default()
+    };
+    w.app
+        .acquire_token_interactive(again, &ada_browser)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.stat("login:credentials").await,
+        3,
+        "Ada, Alan, then Ada again after the sign-out"
+    );
+}
