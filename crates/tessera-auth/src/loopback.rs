@@ -217,15 +217,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, St
                 "The request is too large.",
             ));
         }
-        let mut chunk = [0u8; 4096];
-        let n = stream
-            .read(&mut chunk)
-            .await
-            .map_err(|_| (400, "Bad Request", "Unreadable request."))?;
-        if n == 0 {
-            return Err((400, "Bad Request", "Incomplete request."));
-        }
-        buffer.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut buffer).await?;
     };
     let head =
         std::str::from_utf8(&buffer[..head_end]).map_err(|_| (400, "Bad Request", "Not HTTP."))?;
@@ -264,15 +256,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, St
             }
             let mut body = buffer[head_end..].to_vec();
             while body.len() < length {
-                let mut chunk = [0u8; 4096];
-                let n = stream
-                    .read(&mut chunk)
-                    .await
-                    .map_err(|_| (400, "Bad Request", "Unreadable request."))?;
-                if n == 0 {
-                    return Err((400, "Bad Request", "Incomplete request."));
-                }
-                body.extend_from_slice(&chunk[..n]);
+                read_more(stream, &mut body).await?;
             }
             body.truncate(length);
             Ok((
@@ -282,6 +266,20 @@ async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, St
         }
         _ => Err((405, "Method Not Allowed", "Only GET and POST.")),
     }
+}
+
+/// Appends what the connection has next; the peer closing early is a bad request.
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Result<(), Refusal> {
+    let mut chunk = [0u8; 4096];
+    let n = stream
+        .read(&mut chunk)
+        .await
+        .map_err(|_| (400, "Bad Request", "Unreadable request."))?;
+    if n == 0 {
+        return Err((400, "Bad Request", "Incomplete request."));
+    }
+    buffer.extend_from_slice(&chunk[..n]);
+    Ok(())
 }
 
 async fn respond(

@@ -82,7 +82,7 @@ pub(crate) struct TokenResponse {
 }
 
 /// What a redemption needs besides the grant.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Redemption<'a> {
     pub client_id: &'a str,
     pub redirect_uri: &'a Url,

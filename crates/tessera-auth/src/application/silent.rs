@@ -176,14 +176,6 @@ impl PublicClientApplication {
                 // does not grow.
                 Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
                     tokio::time::sleep(retry_pause()).await;
-                    let redemption = Redemption {
-                        client_id,
-                        redirect_uri: &redirect_uri,
-                        scopes,
-                        claims,
-                        client_info: self.inner.authority.is_entra(),
-                        correlation_id,
-                    };
                     token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
                         .await?
                 }
