@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 
@@ -65,6 +65,65 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
     }
 }
 
+/// One call at a time per key, for calls that borrow what they need (the silent agent), so
+/// that they cannot be shared as a `'static` future: a caller that waited while another call
+/// with the same key finished gets that call's result instead of making its own.
+pub(crate) struct OneAtATime<T: Clone> {
+    slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
+}
+
+struct Slot<T> {
+    /// Bumped each time a call finishes.
+    finished: AtomicU64,
+    last: tokio::sync::Mutex<Option<T>>,
+}
+
+impl<T: Clone> std::fmt::Debug for OneAtATime<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneAtATime").finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone> Default for OneAtATime<T> {
+    fn default() -> Self {
+        OneAtATime {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: Clone> OneAtATime<T> {
+    /// Runs `call()` unless another call with `key` finished while this one waited its turn.
+    pub async fn run<F>(&self, key: &str, call: impl FnOnce() -> F) -> T
+    where
+        F: Future<Output = T>,
+    {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Slot {
+                    finished: AtomicU64::new(0),
+                    last: tokio::sync::Mutex::new(None),
+                })
+            })
+            .clone();
+        let seen = slot.finished.load(Ordering::SeqCst);
+        let mut last = slot.last.lock().await;
+        if slot.finished.load(Ordering::SeqCst) != seen {
+            if let Some(outcome) = last.as_ref() {
+                return outcome.clone();
+            }
+        }
+        let outcome = call().await;
+        *last = Some(outcome.clone());
+        slot.finished.fetch_add(1, Ordering::SeqCst);
+        outcome
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +155,31 @@ mod tests {
         );
         let again = flight.run("k", || async { Ok(7) }).await;
         assert_eq!(again, Ok(7), "a finished call is not reused");
+    }
+
+    #[tokio::test]
+    async fn one_at_a_time_hands_a_finished_result_to_those_who_waited() {
+        let gate = Arc::new(OneAtATime::<u32>::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let callers = (0..20).map(|_| {
+            let gate = gate.clone();
+            let calls = calls.clone();
+            async move {
+                gate.run("k", || async {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    calls.fetch_add(1, Ordering::SeqCst) as u32
+                })
+                .await
+            }
+        });
+        let results = futures_util::future::join_all(callers).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "the waiters reused the first result"
+        );
+        assert!(results.iter().all(|r| *r == 0));
+        let later = gate.run("k", || async { 9 }).await;
+        assert_eq!(later, 9, "a call that did not wait makes its own");
     }
 }

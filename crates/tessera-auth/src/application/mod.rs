@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::persistence::CachePersistence;
-use crate::single_flight::SingleFlight;
+use crate::single_flight::{OneAtATime, SingleFlight};
 use crate::throttle::Throttle;
 use crate::token_client;
 
@@ -58,6 +58,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Refresh-token redemptions in flight, by request key.
     refreshes: SingleFlight<Result<Option<AuthenticationResult>>>,
+    /// Silent SSO attempts, one at a time per request key.
+    silent_sso: OneAtATime<Result<AuthenticationResult>>,
     throttle: Throttle,
     events: tokio::sync::broadcast::Sender<Event>,
     persistence: Option<Arc<dyn CachePersistence>>,
@@ -114,6 +116,7 @@ impl ApplicationBuilder {
                 active_account: std::sync::RwLock::new(None),
                 clock,
                 refreshes: SingleFlight::default(),
+                silent_sso: OneAtATime::default(),
                 throttle: Throttle::default(),
                 events: tokio::sync::broadcast::channel(256).0,
                 persistence,

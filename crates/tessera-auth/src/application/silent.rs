@@ -88,51 +88,25 @@ impl PublicClientApplication {
             }
         }
         if let (true, Some(agent)) = (policy.silent_sso(), silent_agent) {
-            let pending = request::authorize(
-                metadata,
-                client_id,
-                &agent.redirect_uri(),
-                AuthorizeOptions {
-                    scopes: &scopes,
-                    prompt: Some("none"),
-                    login_hint: Some(&account.username),
-                    claims: claims.as_deref(),
-                    client_info: self.inner.authority.is_entra(),
-                    ..AuthorizeOptions::default()
-                },
-            );
-            self.emit(Event::InteractionStatus {
-                status: InteractionStatus::Silent,
-            });
-            let outcome = async {
-                let redirect = agent
-                    .authorize_silently(AgentRequest {
-                        authorize_url: pending.url.clone(),
-                        redirect_uri: pending.redirect_uri.clone(),
-                    })
-                    .await
-                    .map_err(agent_error)?;
-                request::parse_redirect(&redirect, &pending, metadata)
-            }
-            .await;
-            self.emit(Event::InteractionStatus {
-                status: InteractionStatus::None,
-            });
+            // One hidden-window sign-in per request key at a time; callers that waited get its
+            // result rather than opening windows of their own.
+            let key = request_key(account, client_id, &scopes, claims.as_deref());
+            let outcome = self
+                .inner
+                .silent_sso
+                .run(&key, || {
+                    self.silent_sso(
+                        metadata,
+                        agent,
+                        account,
+                        &scopes,
+                        claims.as_deref(),
+                        &correlation_id,
+                    )
+                })
+                .await;
             match outcome {
-                Ok(code) => {
-                    return self
-                        .redeem(
-                            metadata,
-                            code,
-                            pending,
-                            &scopes,
-                            claims.as_deref(),
-                            Some(account),
-                            TokenSource::SilentSso,
-                            &correlation_id,
-                        )
-                        .await
-                }
+                Ok(result) => return Ok(result),
                 Err(error @ Error::InteractionRequired { .. }) => reason = Some(error),
                 Err(error) => return Err(error),
             }
@@ -140,6 +114,61 @@ impl PublicClientApplication {
         Err(reason.unwrap_or_else(|| {
             Error::no_tokens("no cached token or refresh token for this account and scopes")
         }))
+    }
+
+    /// `prompt=none` with the account's `login_hint` through the silent agent, then the code
+    /// redeemed like an interactive one.
+    async fn silent_sso(
+        &self,
+        metadata: &Metadata,
+        agent: &dyn SilentAgent,
+        account: &Account,
+        scopes: &[String],
+        claims: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<AuthenticationResult> {
+        let pending = request::authorize(
+            metadata,
+            &self.inner.config.client_id,
+            &agent.redirect_uri(),
+            AuthorizeOptions {
+                scopes,
+                prompt: Some("none"),
+                login_hint: Some(&account.username),
+                claims,
+                client_info: self.inner.authority.is_entra(),
+                ..AuthorizeOptions::default()
+            },
+        );
+        self.emit(Event::InteractionStatus {
+            status: InteractionStatus::Silent,
+        });
+        let outcome = async {
+            let redirect = agent
+                .authorize_silently(AgentRequest {
+                    authorize_url: pending.url.clone(),
+                    redirect_uri: pending.redirect_uri.clone(),
+                })
+                .await
+                .map_err(agent_error)?;
+            request::parse_redirect(&redirect, &pending, metadata)
+        }
+        .await;
+        self.emit(Event::InteractionStatus {
+            status: InteractionStatus::None,
+        });
+        let code = outcome?;
+        self.redeem(
+            metadata,
+            code,
+            pending,
+            scopes,
+            claims,
+            Some(account),
+            TokenSource::SilentSso,
+            correlation_id,
+        )
+        .await
     }
 
     /// Redeems the account's cached refresh token, if it has one, and caches the result.

@@ -1256,3 +1256,40 @@ async fn several_accounts_side_by_side_and_sign_out_everywhere() {
         "Ada, Alan, then Ada again after the sign-out"
     );
 }
+
+#[tokio::test]
+async fn concurrent_silent_sso_opens_one_hidden_sign_in() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let first = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    w.control("users/ada@tessera.test/refresh-tokens/revoke", json!({}))
+        .await;
+    w.advance(3600).await;
+    w.control(
+        "faults",
+        json!({ "target": "authorize", "kind": "delay", "millis": 300 }),
+    )
+    .await;
+    let callers = (0..50).map(|_| {
+        w.app
+            .acquire_token_silent(w.silent(&first.account), Some(&ada))
+    });
+    let results = futures_util::future::join_all(callers).await;
+    assert_eq!(
+        w.stat("authorize:prompt=none").await,
+        1,
+        "one hidden sign-in for 50 callers"
+    );
+    assert_eq!(
+        w.stat("token:refresh_token").await,
+        1,
+        "and one refresh attempt before it"
+    );
+    for result in results {
+        assert_eq!(result.unwrap().source, TokenSource::SilentSso);
+    }
+}
