@@ -163,6 +163,21 @@ pub(crate) fn normalize_scope(scope: &str) -> String {
         .unwrap_or(lower)
 }
 
+/// The resource a scope belongs to: the URI before the last `/` (`api://x/read`), or Microsoft
+/// Graph for a bare scope (`User.Read`); `None` for the OpenID Connect scopes.
+pub(crate) fn resource_of(scope: &str) -> Option<String> {
+    let lower = scope.to_ascii_lowercase();
+    if OIDC_SCOPES.contains(&lower.as_str()) || lower == "email" {
+        return None;
+    }
+    match lower.rsplit_once('/') {
+        Some((resource, _)) if !resource.is_empty() => {
+            Some(resource.trim_end_matches('/').to_owned())
+        }
+        _ => Some("https://graph.microsoft.com".to_owned()),
+    }
+}
+
 /// Whether a token granted `target` serves a request for `requested`.
 pub(crate) fn covers(target: &[String], requested: &[String]) -> bool {
     let granted: Vec<String> = target.iter().map(|s| normalize_scope(s)).collect();
@@ -405,6 +420,24 @@ mod tests {
         assert!(covers(&granted, &scopes(&["User.Read", "Mail.Read"])));
         assert!(!covers(&granted, &scopes(&["Calendars.Read"])));
         assert!(!covers(&granted, &scopes(&["api://other/User.Read"])));
+    }
+
+    #[test]
+    fn scopes_name_their_resource() {
+        assert_eq!(
+            resource_of("User.Read").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+        assert_eq!(
+            resource_of("https://graph.microsoft.com/Mail.Read").as_deref(),
+            Some("https://graph.microsoft.com")
+        );
+        assert_eq!(
+            resource_of("api://tessera-demo/access_as_user").as_deref(),
+            Some("api://tessera-demo")
+        );
+        assert_eq!(resource_of("offline_access"), None);
+        assert_eq!(resource_of("OpenID"), None);
     }
 
     #[test]

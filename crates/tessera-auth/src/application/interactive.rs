@@ -62,6 +62,7 @@ impl PublicClientApplication {
         let metadata = self.metadata().await?;
         let metadata = &*metadata;
         let scopes = self.request_scopes(&request.scopes);
+        Self::check_one_resource(&scopes)?;
         let mut consent_scopes = scopes.clone();
         consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());
         let claims = request::merge_claims(

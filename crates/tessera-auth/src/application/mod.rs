@@ -365,6 +365,24 @@ impl PublicClientApplication {
         Ok(metadata)
     }
 
+    /// Refuses scopes of more than one resource: a token is for one API (others can be
+    /// consented to with `extra_scopes_to_consent`).
+    fn check_one_resource(scopes: &[String]) -> Result<()> {
+        let mut resources: Vec<String> = scopes
+            .iter()
+            .filter_map(|s| crate::cache::resource_of(s))
+            .collect();
+        resources.sort();
+        resources.dedup();
+        if resources.len() > 1 {
+            return Err(Error::Configuration(format!(
+                "one request may ask for scopes of one resource only, not {}; consent to the others with extra_scopes_to_consent",
+                resources.join(" and ")
+            )));
+        }
+        Ok(())
+    }
+
     /// The request's scopes (or the defaults) plus the OpenID Connect scopes MSAL always adds.
     fn request_scopes(&self, scopes: &[String]) -> Vec<String> {
         let mut all: Vec<String> = if scopes.is_empty() {

@@ -46,6 +46,7 @@ impl PublicClientApplication {
         let account = &request.account;
         let policy = request.cache_lookup_policy;
         let scopes = self.request_scopes(&request.scopes);
+        Self::check_one_resource(&scopes)?;
         let client_id = &self.inner.config.client_id;
         self.reload();
         if !request.force_refresh && request.claims.is_none() && policy.access_token() {

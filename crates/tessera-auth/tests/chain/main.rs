@@ -1293,3 +1293,52 @@ async fn concurrent_silent_sso_opens_one_hidden_sign_in() {
         assert_eq!(result.unwrap().source, TokenSource::SilentSso);
     }
 }
+
+#[tokio::test]
+async fn extra_scopes_are_consented_up_front_and_one_request_is_one_resource() {
+    let w = world(Flavor::Entra, &[]).await;
+    let ada = Browser::user("ada@tessera.test");
+    let api = "api://tessera-demo/access_as_user".to_owned();
+    let request = InteractiveRequest {
+        extra_scopes_to_consent: vec![api.clone()],
+        ..Default::default()
+    };
+    let first = w
+        .app
+        .acquire_token_interactive(request, &ada)
+        .await
+        .unwrap();
+    assert!(
+        first.scopes.iter().any(|s| s == "User.Read"),
+        "the token is for Graph: {:?}",
+        first.scopes
+    );
+
+    // The API was consented to at sign-in: its token comes silently.
+    let for_api = w
+        .app
+        .acquire_token_silent(
+            SilentRequest::new(first.account.clone(), vec![api.clone()]),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(for_api.source, TokenSource::RefreshToken);
+    assert!(for_api.scopes.contains(&api), "{:?}", for_api.scopes);
+    // And both tokens stay cached side by side.
+    assert_eq!(
+        w.app
+            .acquire_token_silent(w.silent(&first.account), None)
+            .await
+            .unwrap()
+            .source,
+        TokenSource::Cache
+    );
+
+    let mixed = SilentRequest::new(first.account.clone(), vec!["User.Read".into(), api]);
+    let before = w.stat("token").await;
+    assert!(
+        matches!(w.app.acquire_token_silent(mixed, None).await, Err(Error::Configuration(m)) if m.contains("one resource"))
+    );
+    assert_eq!(w.stat("token").await, before, "refused before any request");
+}
