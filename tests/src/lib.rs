@@ -40,19 +40,39 @@ impl App {
         require_environment();
         let binary = app_binary();
         let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
-        let driver = Driver::start(data_home.path(), env);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert(
             "tauri:options".into(),
             json!({ "application": binary.to_string_lossy() }),
         );
-        // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .unwrap_or_else(|err| panic!("WebDriver session with {}: {err}", binary.display()));
+        // WebKitWebDriver sometimes drops the new-session request on a loaded machine (seen as
+        // "connection reset" in CI). That is the driver, not the app: start a fresh driver and
+        // try again, saying so, at most three times. Assertions are never retried.
+        let mut attempt = 1;
+        let (client, driver) = loop {
+            let driver = Driver::start(data_home.path(), env);
+            // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
+            let session = ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{}", driver.port))
+                .await;
+            match session {
+                Ok(client) => break (client, driver),
+                Err(err) if attempt < 3 => {
+                    eprintln!(
+                        "tessera-e2e: WebDriver session attempt {attempt} failed ({err}); retrying with a fresh tauri-driver"
+                    );
+                    drop(driver);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    attempt += 1;
+                }
+                Err(err) => panic!(
+                    "WebDriver session with {} failed {attempt} times: {err}",
+                    binary.display()
+                ),
+            }
+        };
         App {
             client,
             driver,
@@ -114,9 +134,16 @@ impl App {
 
     /// Ends the WebDriver session (closing the app) and stops the driver.
     pub async fn close(self) {
-        let App { client, driver, .. } = self;
+        let App {
+            client,
+            driver,
+            _data_home,
+            _turn,
+        } = self;
         let _ = client.close().await;
+        // The app's folders go only after the driver (and so the app) has stopped.
         drop(driver);
+        drop(_data_home);
     }
 }
 
