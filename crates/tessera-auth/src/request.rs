@@ -19,6 +19,16 @@ pub(crate) struct PendingAuthorization {
     pub verifier: PkceCodeVerifier,
 }
 
+impl PendingAuthorization {
+    /// What an agent is asked to do for this request.
+    pub fn agent_request(&self) -> crate::agent::AgentRequest {
+        crate::agent::AgentRequest {
+            authorize_url: self.url.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+        }
+    }
+}
+
 /// The options of one authorize request.
 #[derive(Debug, Default)]
 pub(crate) struct AuthorizeOptions<'a> {

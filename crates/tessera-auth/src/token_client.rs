@@ -92,6 +92,21 @@ pub(crate) struct Redemption<'a> {
     pub correlation_id: &'a str,
 }
 
+impl Redemption<'_> {
+    /// The parameters both grants carry beyond RFC 6749's: Entra's `client_info` and a claims
+    /// request.
+    fn extra_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![];
+        if self.client_info {
+            params.push(("client_info", "1".to_owned()));
+        }
+        if let Some(claims) = self.claims {
+            params.push(("claims", claims.to_owned()));
+        }
+        params
+    }
+}
+
 /// Builds the `oauth2` client for a provider.
 pub(crate) fn oauth_client(
     metadata: &Metadata,
@@ -120,17 +135,10 @@ pub(crate) async fn redeem_code(
         .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.secret().to_owned()))
         // RFC 6749 has no scope on code redemption; Entra takes one to pick the resource.
         .add_extra_param("scope", r.scopes.join(" "));
-    if r.client_info {
-        request = request.add_extra_param("client_info", "1");
+    for (name, value) in r.extra_params() {
+        request = request.add_extra_param(name, value);
     }
-    if let Some(claims) = r.claims {
-        request = request.add_extra_param("claims", claims.to_owned());
-    }
-    let transport = Transport {
-        http: http.clone(),
-        correlation_id: r.correlation_id.to_owned(),
-    };
-    convert(request.request_async(&transport).await)
+    convert(request.request_async(&Transport::new(http, &r)).await)
 }
 
 /// Redeems a refresh token.
@@ -145,17 +153,10 @@ pub(crate) async fn refresh(
     let mut request = client
         .exchange_refresh_token(&token)
         .add_scopes(r.scopes.iter().map(|s| Scope::new(s.clone())));
-    if r.client_info {
-        request = request.add_extra_param("client_info", "1");
+    for (name, value) in r.extra_params() {
+        request = request.add_extra_param(name, value);
     }
-    if let Some(claims) = r.claims {
-        request = request.add_extra_param("claims", claims.to_owned());
-    }
-    let transport = Transport {
-        http: http.clone(),
-        correlation_id: r.correlation_id.to_owned(),
-    };
-    convert(request.request_async(&transport).await)
+    convert(request.request_async(&Transport::new(http, &r)).await)
 }
 
 fn convert(
@@ -230,6 +231,15 @@ struct Transport {
     // lifetime oauth2 asks for, which spawned futures need.
     http: reqwest::Client,
     correlation_id: String,
+}
+
+impl Transport {
+    fn new(http: &reqwest::Client, r: &Redemption<'_>) -> Transport {
+        Transport {
+            http: http.clone(),
+            correlation_id: r.correlation_id.to_owned(),
+        }
+    }
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for Transport {

@@ -4,7 +4,7 @@ use super::{
     agent_error, new_correlation_id, AuthenticationResult, InteractiveRequest, Prompt,
     PublicClientApplication, TokenSource,
 };
-use crate::agent::{AgentRequest, InteractiveAgent};
+use crate::agent::InteractiveAgent;
 use crate::authority::Metadata;
 use crate::cache::Account;
 use crate::error::{Error, Result};
@@ -84,10 +84,7 @@ impl PublicClientApplication {
             },
         );
         let redirect = agent
-            .authorize(AgentRequest {
-                authorize_url: pending.url.clone(),
-                redirect_uri: pending.redirect_uri.clone(),
-            })
+            .authorize(pending.agent_request())
             .await
             .map_err(agent_error)?;
         let code = request::parse_redirect(&redirect, &pending, metadata)?;

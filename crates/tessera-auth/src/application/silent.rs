@@ -8,7 +8,7 @@ use super::{
     agent_error, new_correlation_id, AuthenticationResult, PublicClientApplication, SilentRequest,
     TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
-use crate::agent::{AgentRequest, SilentAgent};
+use crate::agent::SilentAgent;
 use crate::authority::Metadata;
 use crate::cache::{Account, CachedToken};
 use crate::error::{Error, Result};
@@ -146,10 +146,7 @@ impl PublicClientApplication {
         });
         let outcome = async {
             let redirect = agent
-                .authorize_silently(AgentRequest {
-                    authorize_url: pending.url.clone(),
-                    redirect_uri: pending.redirect_uri.clone(),
-                })
+                .authorize_silently(pending.agent_request())
                 .await
                 .map_err(agent_error)?;
             request::parse_redirect(&redirect, &pending, metadata)
