@@ -1,9 +1,20 @@
-//! The commands, the only API the UI has. Each is a thin async fn: take the arguments, call one
-//! engine method, map the result to a DTO.
+//! The commands, the only API the UI has. Each is a thin async fn: take the arguments, call the
+//! engine (through [`acquire`](crate::acquire) for tokens), map the result to a DTO. No token
+//! ever crosses: the UI gets statuses, profiles and photos.
 
-use tauri::State;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_store::StoreExt;
+use tessera_auth::Prompt;
+use tessera_graph::{with_token, Profile, TokenNeed, PROFILE_SCOPES};
 
-use crate::dto::{About, Settings};
+use crate::acquire::{self, Ask};
+use crate::agents;
+use crate::dto::{About, AccountInfo, Interaction, Settings, SignInPrompt, TokenStatus};
+use crate::error::CommandError;
+use crate::preferences::{InteractionMode, STORE_KEY};
 use crate::state::AppState;
 
 /// The product name, version, commit and build date of this binary.
@@ -12,15 +23,269 @@ pub async fn about() -> About {
     About::of_this_build()
 }
 
-/// The identity provider the app uses. Synchronous: it only reads managed state.
+/// The identity provider and the user's preferences. Synchronous: it only reads state.
 #[tauri::command]
 pub fn settings(state: State<'_, AppState>) -> Settings {
     let provider = &state.provider;
+    let (preferences, warnings) = state
+        .preferences
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     Settings {
         authority: provider.endpoints.authority.to_string(),
         client_id: provider.endpoints.client_id.clone(),
         graph_url: provider.endpoints.graph_url.to_string(),
+        redirect_uri: provider.endpoints.redirect_uri.to_string(),
         embedded_provider: provider.is_embedded(),
         test_users: provider.test_users(),
+        preferences,
+        warnings,
     }
+}
+
+/// Changes to the preferences; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreferenceChanges {
+    interaction_mode: Option<InteractionMode>,
+    scopes: Option<Vec<String>>,
+    interaction_time_limit_secs: Option<u64>,
+}
+
+/// Validates and saves preference changes; an invalid change is refused and nothing changes.
+#[tauri::command]
+pub async fn set_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    changes: PreferenceChanges,
+) -> Result<Settings, CommandError> {
+    let mut next = state.preferences();
+    if let Some(mode) = changes.interaction_mode {
+        next.interaction_mode = mode;
+    }
+    if let Some(scopes) = changes.scopes {
+        next.scopes = scopes;
+    }
+    if let Some(secs) = changes.interaction_time_limit_secs {
+        next.interaction_time_limit_secs = secs;
+    }
+    next.validate().map_err(CommandError::invalid)?;
+    let file = state.settings_file();
+    let store = app.store(&file).map_err(|e| {
+        CommandError::new("settings", format!("cannot open {}: {e}", file.display()))
+    })?;
+    let value =
+        serde_json::to_value(&next).map_err(|e| CommandError::new("settings", e.to_string()))?;
+    store.set(STORE_KEY, value);
+    store.save().map_err(|e| {
+        CommandError::new("settings", format!("cannot save {}: {e}", file.display()))
+    })?;
+    *state.preferences.lock().unwrap_or_else(|p| p.into_inner()) = (next, vec![]);
+    Ok(settings(state))
+}
+
+/// Every signed-in account.
+#[tauri::command]
+pub fn accounts(state: State<'_, AppState>) -> Vec<AccountInfo> {
+    let active = state.auth.active_account();
+    state
+        .auth
+        .accounts()
+        .iter()
+        .map(|account| AccountInfo::new(account, active.as_ref()))
+        .collect()
+}
+
+/// Switches to another signed-in account.
+#[tauri::command]
+pub fn set_active_account(
+    state: State<'_, AppState>,
+    home_account_id: String,
+) -> Result<Vec<AccountInfo>, CommandError> {
+    state.auth.set_active_account(Some(&home_account_id))?;
+    Ok(accounts(state))
+}
+
+/// A token for the active account: silent first, then `interaction` if the engine says
+/// `InteractionRequired`. Returns its status, never the token.
+#[tauri::command]
+pub async fn acquire_token<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    scopes: Option<Vec<String>>,
+    interaction: Interaction,
+    force_refresh: Option<bool>,
+) -> Result<TokenStatus, CommandError> {
+    let scopes = scopes.unwrap_or_else(|| state.preferences().scopes);
+    let ask = Ask {
+        scopes,
+        need: if force_refresh == Some(true) {
+            TokenNeed::ForceRefresh
+        } else {
+            TokenNeed::Any
+        },
+        interaction,
+        prompt: None,
+    };
+    acquire::token(&app, &state, ask).await?;
+    token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
+}
+
+/// An interactive sign-in in `mode` (the preferred one by default); `select_account` adds
+/// another account.
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    mode: Option<InteractionMode>,
+    prompt: Option<SignInPrompt>,
+) -> Result<TokenStatus, CommandError> {
+    let preferences = state.preferences();
+    let ask = Ask {
+        scopes: preferences.scopes,
+        need: TokenNeed::Any,
+        interaction: mode.unwrap_or(preferences.interaction_mode).into(),
+        prompt: match prompt {
+            Some(SignInPrompt::Login) => Some(Prompt::Login),
+            Some(SignInPrompt::SelectAccount) => Some(Prompt::SelectAccount),
+            // Signed in already: "sign in" means another account, so show the picker.
+            None if state.auth.active_account().is_some() => Some(Prompt::SelectAccount),
+            // Otherwise an existing provider session may sign the user in at once, as in MSAL.
+            None => None,
+        },
+    };
+    acquire::token(&app, &state, ask).await?;
+    token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
+}
+
+/// The result of a system-browser sign-in not yet delivered to the UI (waiting for it while
+/// the browser is still out), or `null`.
+#[tauri::command]
+pub async fn redirect_result(
+    state: State<'_, AppState>,
+) -> Result<Option<TokenStatus>, CommandError> {
+    state.redirect.take().await.transpose()
+}
+
+/// Closes the sign-in window or stops waiting for the browser: the sign-in ends with
+/// `user_cancelled`.
+#[tauri::command]
+pub fn cancel_sign_in(state: State<'_, AppState>) {
+    state.auth.cancel_interaction();
+}
+
+/// Signs an account out of this app (its tokens are forgotten) and, with `end_session`, out of
+/// the identity provider too (its session cookie in the app's webview store is ended).
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    home_account_id: String,
+    end_session: bool,
+) -> Result<Vec<AccountInfo>, CommandError> {
+    let account = state
+        .auth
+        .account(&home_account_id)
+        .ok_or_else(|| tessera_auth::Error::AccountNotFound(home_account_id.clone()))?;
+    let redirect_uri = &state.provider.endpoints.redirect_uri;
+    let end_session_url = if end_session {
+        state
+            .auth
+            .end_session_url(&account, Some(redirect_uri))
+            .await?
+    } else {
+        None
+    };
+    state.auth.remove_account(&account)?;
+    {
+        let mut last = state.last_token.lock().unwrap_or_else(|p| p.into_inner());
+        if last
+            .as_ref()
+            .is_some_and(|t| t.account.home_account_id == home_account_id)
+        {
+            *last = None;
+        }
+    }
+    if let Some(url) = end_session_url {
+        agents::end_session(&app, url, redirect_uri.clone())
+            .await
+            .map_err(|e| {
+                CommandError::new(
+                    "network",
+                    format!("signed out of Tessera, but the identity provider's session could not be ended: {e}"),
+                )
+            })?;
+    }
+    Ok(accounts(state))
+}
+
+/// The active account's Microsoft Graph profile. A claims challenge or a refused token gets
+/// one new token (through `interaction` if needed) and one retry.
+#[tauri::command]
+pub async fn profile<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    interaction: Option<Interaction>,
+) -> Result<Profile, CommandError> {
+    let state = &*state;
+    let app = &app;
+    let interaction = interaction.unwrap_or(Interaction::None);
+    let profile = with_token(
+        |need| async move {
+            acquire::token(app, state, graph_ask(need, interaction))
+                .await
+                .map(|result| result.access_token)
+        },
+        |token| async move { state.graph.me(&token).await },
+    )
+    .await?;
+    Ok(profile)
+}
+
+/// The active account's photo as a `data:` URL, or `null` when the user has none.
+#[tauri::command]
+pub async fn profile_photo<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    interaction: Option<Interaction>,
+) -> Result<Option<String>, CommandError> {
+    let state = &*state;
+    let app = &app;
+    let interaction = interaction.unwrap_or(Interaction::None);
+    let photo = with_token(
+        |need| async move {
+            acquire::token(app, state, graph_ask(need, interaction))
+                .await
+                .map(|result| result.access_token)
+        },
+        |token| async move { state.graph.photo(&token).await },
+    )
+    .await?;
+    Ok(photo.map(|photo| {
+        format!(
+            "data:{};base64,{}",
+            photo.content_type,
+            STANDARD.encode(&photo.bytes)
+        )
+    }))
+}
+
+fn graph_ask(need: TokenNeed, interaction: Interaction) -> Ask {
+    Ask {
+        scopes: PROFILE_SCOPES.iter().map(|s| s.to_string()).collect(),
+        need,
+        interaction,
+        prompt: None,
+    }
+}
+
+/// Where the last token came from, its expiry, scopes, authority and correlation id.
+#[tauri::command]
+pub fn token_status(state: State<'_, AppState>) -> Option<TokenStatus> {
+    state
+        .last_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
 }

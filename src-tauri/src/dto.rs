@@ -1,6 +1,9 @@
 //! Every type the UI receives. Nothing here may hold a secret type: the UI never sees a token.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tessera_auth::{Account, AuthenticationResult, TokenSource};
+
+use crate::preferences::{InteractionMode, Preferences};
 
 /// What the About box and `tessera --version` show.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -52,4 +55,109 @@ pub struct Settings {
     pub embedded_provider: bool,
     /// The embedded provider's test users (empty otherwise).
     pub test_users: Vec<String>,
+    /// The redirect URI the sign-in window intercepts.
+    pub redirect_uri: String,
+    /// The user's preferences.
+    #[serde(flatten)]
+    pub preferences: Preferences,
+    /// Stored preferences that were ignored, and why.
+    pub warnings: Vec<String>,
+}
+
+/// A signed-in account.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountInfo {
+    /// The engine's key for it.
+    pub home_account_id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// The authority host.
+    pub environment: String,
+    /// Home tenant id (Entra).
+    pub tenant_id: String,
+    /// Whether it is the active account.
+    pub active: bool,
+}
+
+impl AccountInfo {
+    /// The UI's view of an account.
+    pub fn new(account: &Account, active: Option<&Account>) -> AccountInfo {
+        AccountInfo {
+            home_account_id: account.home_account_id.clone(),
+            username: account.username.clone(),
+            name: account.name.clone(),
+            environment: account.environment.clone(),
+            tenant_id: account.realm.clone(),
+            active: active.is_some_and(|a| a.home_account_id == account.home_account_id),
+        }
+    }
+}
+
+/// What is known about the last token: everything but the token itself.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenStatus {
+    /// Where it came from: cache, refresh token, silent SSO, interactive.
+    pub source: TokenSource,
+    /// Expiry, Unix seconds.
+    pub expires_on: i64,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The authority that issued it.
+    pub authority: String,
+    /// The correlation id sent to the provider.
+    pub correlation_id: String,
+    /// Whose it is.
+    pub account: AccountInfo,
+    /// How long the acquisition took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+impl TokenStatus {
+    /// The status of a result, without its token.
+    pub fn new(result: &AuthenticationResult, authority: &str, elapsed_ms: u64) -> TokenStatus {
+        TokenStatus {
+            source: result.source,
+            expires_on: result.expires_on,
+            scopes: result.scopes.clone(),
+            authority: authority.to_owned(),
+            correlation_id: result.correlation_id.clone(),
+            account: AccountInfo::new(&result.account, Some(&result.account)),
+            elapsed_ms,
+        }
+    }
+}
+
+/// Which interaction a command may fall back to when the engine says `InteractionRequired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interaction {
+    /// The embedded sign-in window.
+    Popup,
+    /// The system browser.
+    Redirect,
+    /// None: report `InteractionRequired`.
+    None,
+}
+
+impl From<InteractionMode> for Interaction {
+    fn from(mode: InteractionMode) -> Interaction {
+        match mode {
+            InteractionMode::Popup => Interaction::Popup,
+            InteractionMode::Redirect => Interaction::Redirect,
+        }
+    }
+}
+
+/// `prompt` of a sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInPrompt {
+    /// Pick or add an account ("Add another account").
+    SelectAccount,
+    /// Ask for credentials even with a session.
+    Login,
 }

@@ -4,19 +4,28 @@
 //! the shell only adapts them to Tauri. The UI in `ui/` reaches the shell through the commands
 //! listed in [`command_list::COMMANDS`], granted to the main window alone.
 
+mod acquire;
+mod agents;
 pub mod command_list;
 mod commands;
 mod dto;
+mod error;
+pub mod events;
 pub mod labels;
+mod preferences;
 pub mod provider;
 mod state;
 
 use std::process::ExitCode;
 
 pub use dto::About;
+pub use error::CommandError;
 pub use state::AppState;
 
+use preferences::{Preferences, STORE_KEY};
 use provider::{Provider, ProviderChoice};
+use tauri::Manager;
+use tauri_plugin_store::StoreExt;
 
 /// Adds the shell's commands, plugins and state to a builder.
 ///
@@ -26,11 +35,69 @@ pub fn app_builder<R: tauri::Runtime>(
     state: AppState,
 ) -> tauri::Builder<R> {
     builder
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_store::Builder::new().build())
         .manage(state)
+        .setup(|app| {
+            on_start(app.handle());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::about,
-            commands::settings
+            commands::settings,
+            commands::set_settings,
+            commands::accounts,
+            commands::set_active_account,
+            commands::acquire_token,
+            commands::sign_in,
+            commands::redirect_result,
+            commands::cancel_sign_in,
+            commands::sign_out,
+            commands::profile,
+            commands::profile_photo,
+            commands::token_status,
         ])
+}
+
+/// Start-up work that needs the app: preferences, event forwarding. (Tests under the mock
+/// runtime, which never runs setup, call it themselves.)
+fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    let state = app.state::<AppState>();
+    load_preferences(app, &state);
+    events::forward(app.clone(), &state.auth);
+}
+
+/// Reads the stored preferences; an unreadable store or bad values leave defaults and warnings.
+fn load_preferences<R: tauri::Runtime>(app: &tauri::AppHandle<R>, state: &AppState) {
+    let file = state.settings_file.get_or_init(|| {
+        app.path()
+            .app_config_dir()
+            .map(|dir| dir.join("settings.json"))
+            .unwrap_or_else(|_| "settings.json".into())
+    });
+    let loaded = match app.store(file) {
+        Ok(store) => Preferences::load(store.get(STORE_KEY).as_ref()),
+        Err(e) => (
+            Preferences::default(),
+            vec![format!(
+                "the settings file {} could not be read ({e}); using the defaults",
+                file.display()
+            )],
+        ),
+    };
+    for warning in &loaded.1 {
+        eprintln!("tessera: {warning}");
+    }
+    *state.preferences.lock().unwrap_or_else(|p| p.into_inner()) = loaded;
+}
+
+/// A second launch hands over to the first: its main window comes to the front.
+fn focus_main<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(main) = app.get_webview_window(labels::MAIN) {
+        let _ = main.unminimize();
+        let _ = main.show();
+        let _ = main.set_focus();
+    }
 }
 
 /// Why the app did not run.
@@ -52,8 +119,14 @@ pub fn run() -> Result<(), RunError> {
     let choice = ProviderChoice::from_env(|name| std::env::var(name).ok())?;
     let provider =
         tauri::async_runtime::block_on(Provider::start(choice)).map_err(RunError::Provider)?;
-    app_builder(tauri::Builder::default(), AppState { provider })
-        .run(tauri::generate_context!())?;
+    let state = AppState::new(provider).map_err(RunError::Provider)?;
+    // Registered first, as its documentation asks, so a second process exits before doing
+    // anything else.
+    let builder =
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            focus_main(app)
+        }));
+    app_builder(builder, state).run(tauri::generate_context!())?;
     Ok(())
 }
 
@@ -101,5 +174,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
+#[cfg(test)]
+mod command_tests;
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,10 @@ const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderChoice {
     /// Start `tessera-idp` in-process.
-    Embedded,
+    Embedded {
+        /// The redirect URI to intercept.
+        redirect_uri: Url,
+    },
     /// Use a provider somewhere else.
     Configured(Endpoints),
 }
@@ -34,6 +37,8 @@ pub struct Endpoints {
     pub client_id: String,
     /// Microsoft Graph's base URL, `…/v1.0`.
     pub graph_url: Url,
+    /// The redirect URI the sign-in window intercepts (Entra's native-client URI by default).
+    pub redirect_uri: Url,
 }
 
 /// A configuration the app refuses to start with.
@@ -64,8 +69,12 @@ impl ProviderChoice {
         };
         let authority = get("TESSERA_AUTHORITY");
         let client_id = get("TESSERA_CLIENT_ID");
+        let redirect_uri = match get("TESSERA_REDIRECT_URI") {
+            Some(uri) => parse_redirect_uri(&uri)?,
+            None => native_client_redirect_uri(),
+        };
         if authority.is_none() && client_id.is_none() {
-            return Ok(ProviderChoice::Embedded);
+            return Ok(ProviderChoice::Embedded { redirect_uri });
         }
         let authority = parse_url(
             "TESSERA_AUTHORITY",
@@ -89,6 +98,7 @@ impl ProviderChoice {
             authority,
             client_id,
             graph_url,
+            redirect_uri,
         }))
     }
 }
@@ -105,12 +115,15 @@ pub struct Provider {
 impl Provider {
     /// Starts the embedded provider when the choice asks for it.
     pub async fn start(choice: ProviderChoice) -> Result<Provider, String> {
-        if let ProviderChoice::Configured(endpoints) = choice {
-            return Ok(Provider {
-                endpoints,
-                embedded: None,
-            });
-        }
+        let redirect_uri = match choice {
+            ProviderChoice::Configured(endpoints) => {
+                return Ok(Provider {
+                    endpoints,
+                    embedded: None,
+                })
+            }
+            ProviderChoice::Embedded { redirect_uri } => redirect_uri,
+        };
         let options = |port| IdpOptions {
             port,
             ..IdpOptions::default()
@@ -128,6 +141,7 @@ impl Provider {
                 authority: idp.authority(),
                 client_id: DEFAULT_CLIENT_ID.to_owned(),
                 graph_url: idp.graph_url(),
+                redirect_uri,
             },
             embedded: Some(idp),
         })
@@ -157,6 +171,26 @@ fn bad(name: &'static str, value: &str, reason: &str) -> ConfigError {
         name,
         value: value.to_owned(),
         reason: reason.to_owned(),
+    }
+}
+
+fn native_client_redirect_uri() -> Url {
+    Url::parse(tessera_auth::NATIVE_CLIENT_REDIRECT_URI).expect("a constant, valid URL")
+}
+
+/// A redirect URI the sign-in window can intercept: `https`, loopback `http`, or a private-use
+/// scheme (RFC 8252 §7.1, `msal{client_id}://auth`); never a scheme a page could abuse.
+fn parse_redirect_uri(value: &str) -> Result<Url, ConfigError> {
+    const NAME: &str = "TESSERA_REDIRECT_URI";
+    let url = Url::parse(value).map_err(|e| bad(NAME, value, &e.to_string()))?;
+    match url.scheme() {
+        "https" | "http" => parse_url(NAME, value),
+        "javascript" | "data" | "file" | "about" | "blob" | "ws" | "wss" | "ftp" => Err(bad(
+            NAME,
+            value,
+            &format!("the {} scheme cannot be a redirect URI", url.scheme()),
+        )),
+        _ => Ok(url),
     }
 }
 
@@ -209,11 +243,11 @@ mod tests {
 
     #[test]
     fn nothing_configured_means_the_embedded_provider() {
-        assert_eq!(choose(&[]), Ok(ProviderChoice::Embedded));
-        assert_eq!(
-            choose(&[("TESSERA_AUTHORITY", "  ")]),
-            Ok(ProviderChoice::Embedded)
-        );
+        let embedded = ProviderChoice::Embedded {
+            redirect_uri: native_client_redirect_uri(),
+        };
+        assert_eq!(choose(&[]), Ok(embedded.clone()));
+        assert_eq!(choose(&[("TESSERA_AUTHORITY", "  ")]), Ok(embedded));
     }
 
     #[test]
@@ -251,5 +285,21 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
+        let err = choose(&[("TESSERA_REDIRECT_URI", "javascript:alert(1)")]).unwrap_err();
+        assert!(err.to_string().contains("TESSERA_REDIRECT_URI"), "{err}");
+    }
+
+    #[test]
+    fn the_redirect_uri_is_entras_native_client_unless_configured() {
+        let e = endpoints(&[("TESSERA_CLIENT_ID", "x")]);
+        assert_eq!(
+            e.redirect_uri.as_str(),
+            "https://login.microsoftonline.com/common/oauth2/nativeclient"
+        );
+        let e = endpoints(&[
+            ("TESSERA_CLIENT_ID", "x"),
+            ("TESSERA_REDIRECT_URI", "msalx://auth"),
+        ]);
+        assert_eq!(e.redirect_uri.as_str(), "msalx://auth");
     }
 }

@@ -1,5 +1,15 @@
 //! The one state object the shell manages.
 
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use tessera_auth::{Config, PublicClientApplication};
+use tessera_graph::GraphClient;
+use tokio::sync::watch;
+
+use crate::dto::TokenStatus;
+use crate::error::CommandError;
+use crate::preferences::Preferences;
 use crate::provider::Provider;
 
 /// Everything the commands share, managed once by Tauri.
@@ -7,4 +17,122 @@ use crate::provider::Provider;
 pub struct AppState {
     /// The identity provider in use (and the embedded one's server).
     pub provider: Provider,
+    /// The engine: the app's only `PublicClientApplication`.
+    pub auth: PublicClientApplication,
+    /// Microsoft Graph.
+    pub graph: GraphClient,
+    /// The user's preferences and the warnings of their last load.
+    pub preferences: Mutex<(Preferences, Vec<String>)>,
+    /// What the UI's token panel shows.
+    pub last_token: Mutex<Option<TokenStatus>>,
+    /// A sign-in through the system browser, kept until the UI has its result.
+    pub redirect: RedirectSlot,
+    /// The preferences' store file; set at start-up (tests set it first).
+    pub settings_file: OnceLock<PathBuf>,
+}
+
+impl AppState {
+    /// The engine and Graph client for `provider`. Tokens carry the `cp1` capability, so the
+    /// provider may send Continuous Access Evaluation claims challenges, which the app answers.
+    pub fn new(provider: Provider) -> Result<AppState, String> {
+        let endpoints = &provider.endpoints;
+        let mut config = Config::new(&endpoints.client_id, endpoints.authority.as_str());
+        config.default_scopes = tessera_graph::PROFILE_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        config.client_capabilities = vec!["cp1".into()];
+        let auth = PublicClientApplication::new(config).map_err(|e| e.to_string())?;
+        let graph = GraphClient::new(endpoints.graph_url.clone()).map_err(|e| e.to_string())?;
+        Ok(AppState {
+            provider,
+            auth,
+            graph,
+            preferences: Mutex::new((Preferences::default(), vec![])),
+            last_token: Mutex::new(None),
+            redirect: RedirectSlot::default(),
+            settings_file: OnceLock::new(),
+        })
+    }
+
+    /// The preferences' store file.
+    pub fn settings_file(&self) -> PathBuf {
+        self.settings_file
+            .get()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("settings.json"))
+    }
+
+    /// The current preferences.
+    pub fn preferences(&self) -> Preferences {
+        self.preferences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
+}
+
+/// The outcome of a system-browser sign-in.
+pub type RedirectOutcome = Result<TokenStatus, CommandError>;
+
+/// MSAL.js's `handleRedirectPromise`: a system-browser sign-in outlives the page that started
+/// it (the window may be hidden, minimised or reloaded meanwhile), and its result waits here
+/// until the UI takes it.
+#[derive(Debug, Default)]
+pub struct RedirectSlot(Mutex<Slot>);
+
+#[derive(Debug, Default)]
+enum Slot {
+    #[default]
+    Idle,
+    Pending(watch::Receiver<Option<RedirectOutcome>>),
+    Done(Box<RedirectOutcome>),
+}
+
+impl RedirectSlot {
+    /// Marks a sign-in as started; send its outcome through the returned sender.
+    pub fn start(&self) -> watch::Sender<Option<RedirectOutcome>> {
+        let (sender, receiver) = watch::channel(None);
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Slot::Pending(receiver);
+        sender
+    }
+
+    /// Records the outcome for the UI and wakes whoever waits for it.
+    pub fn finish(
+        &self,
+        sender: &watch::Sender<Option<RedirectOutcome>>,
+        outcome: RedirectOutcome,
+    ) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Slot::Done(Box::new(outcome.clone()));
+        sender.send_replace(Some(outcome));
+    }
+
+    /// The outcome not yet delivered (waiting for it if the sign-in is still running), or
+    /// `None` when there is nothing to deliver.
+    pub async fn take(&self) -> Option<RedirectOutcome> {
+        loop {
+            let mut receiver = {
+                let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                match std::mem::take(&mut *slot) {
+                    Slot::Idle => return None,
+                    Slot::Done(outcome) => return Some(*outcome),
+                    Slot::Pending(receiver) => {
+                        *slot = Slot::Pending(receiver.clone());
+                        receiver
+                    }
+                }
+            };
+            // Ends when the outcome is sent (or the sign-in task is gone); then look again.
+            let _ = receiver.wait_for(Option::is_some).await;
+            let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if matches!(*slot, Slot::Pending(_)) && receiver.borrow().is_none() {
+                *slot = Slot::Idle;
+                return Some(Err(CommandError::new(
+                    "user_cancelled",
+                    "the browser sign-in ended without a result",
+                )));
+            }
+        }
+    }
 }

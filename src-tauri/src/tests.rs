@@ -17,22 +17,41 @@ fn app() -> tauri::App<MockRuntime> {
             .unwrap(),
         client_id: "11111111-2222-3333-4444-555555555555".into(),
         graph_url: "https://graph.microsoft.com/v1.0".parse().unwrap(),
+        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
     let provider =
         tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
             .expect("a configured provider needs no start-up");
-    app_builder(mock_builder(), AppState { provider })
-        .build(tauri::generate_context!())
-        .expect("the app must build under the mock runtime")
+    // No test of this app writes settings: the folder may go at once.
+    build(provider, tempfile::tempdir().unwrap().path())
 }
 
-fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
+/// The app under the mock runtime, its settings file in `dir`.
+pub(crate) fn build(provider: Provider, dir: &std::path::Path) -> tauri::App<MockRuntime> {
+    let state = AppState::new(provider).expect("a valid configuration");
+    state
+        .settings_file
+        .set(dir.join("settings.json"))
+        .expect("set once");
+    let app = app_builder(mock_builder(), state)
+        .build(tauri::generate_context!())
+        .expect("the app must build under the mock runtime");
+    // The mock runtime never runs the event loop, so never the setup hook.
+    crate::on_start(app.handle());
+    app
+}
+
+pub(crate) fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
     WebviewWindowBuilder::new(app, label, WebviewUrl::default())
         .build()
         .expect("mock windows always build")
 }
 
-fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
+pub(crate) fn invoke(
+    window: &WebviewWindow<MockRuntime>,
+    cmd: &str,
+    body: Value,
+) -> Result<Value, Value> {
     get_ipc_response(
         window,
         InvokeRequest {

@@ -24,6 +24,8 @@ pub mod persistence;
 mod request;
 pub mod secret;
 mod single_flight;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod throttle;
 mod token_client;
 

@@ -5,35 +5,10 @@
 
 use serde_json::{json, Value};
 use tessera_auth::secret::AccessToken;
-use tessera_auth::{
-    AgentError, AgentRequest, BoxFuture, Config, InteractiveAgent, InteractiveRequest,
-    PublicClientApplication, SilentRequest, NATIVE_CLIENT_REDIRECT_URI,
-};
+use tessera_auth::testing::ScriptedBrowser;
+use tessera_auth::{Config, InteractiveRequest, PublicClientApplication, SilentRequest};
 use tessera_graph::{with_token, CallError, GraphClient, GraphError, TokenNeed, PROFILE_SCOPES};
-use tessera_idp::user_agent::{Outcome, Script, UserAgent};
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
-use url::Url;
-
-/// The scripted browser as the interactive agent.
-struct Browser(UserAgent);
-
-impl InteractiveAgent for Browser {
-    fn redirect_uri(&self) -> Url {
-        Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
-    }
-    fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        Box::pin(async move {
-            match self
-                .0
-                .sign_in(&request.authorize_url, request.redirect_uri.as_str())
-                .await
-            {
-                Ok(Outcome::Redirect(url)) => Ok(url),
-                other => Err(AgentError::Failed(format!("{other:?}"))),
-            }
-        })
-    }
-}
 
 struct World {
     idp: RunningIdp,
@@ -48,7 +23,7 @@ async fn signed_in(username: &str) -> (World, tessera_auth::Account) {
     config.default_scopes = PROFILE_SCOPES.iter().map(|s| s.to_string()).collect();
     config.client_capabilities = vec!["cp1".into()];
     let app = PublicClientApplication::new(config).unwrap();
-    let browser = Browser(UserAgent::new(Script::user(username)));
+    let browser = ScriptedBrowser::user(username);
     let account = app
         .acquire_token_interactive(InteractiveRequest::default(), &browser)
         .await

@@ -1,0 +1,194 @@
+//! The pattern, as the app uses it: silent first (cache, refresh token, hidden-window SSO),
+//! then, only when the engine says `InteractionRequired`, the interaction the caller allows:
+//! the sign-in window or the system browser. This is MSAL's
+//! `acquireTokenSilent(…).catch(InteractionRequired → acquireTokenPopup(…))`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri_plugin_opener::OpenerExt;
+use tessera_auth::{
+    Account, AuthenticationResult, Error, InteractiveRequest, LoopbackAgent, Opener, Prompt,
+    SilentRequest,
+};
+use tessera_graph::TokenNeed;
+
+use crate::agents::{HiddenAgent, PopupAgent};
+use crate::dto::{Interaction, TokenStatus};
+use crate::error::CommandError;
+use crate::events::REDIRECT_EVENT;
+use crate::labels;
+use crate::state::AppState;
+
+/// What the caller wants.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// Scopes of one resource.
+    pub scopes: Vec<String>,
+    /// A fresh token, or one satisfying a claims challenge.
+    pub need: TokenNeed,
+    /// The interaction allowed when silent fails.
+    pub interaction: Interaction,
+    /// A prompt forces interaction (`select_account` to add an account).
+    pub prompt: Option<Prompt>,
+}
+
+/// A token for the active account (or a new sign-in), recorded for the token panel.
+pub async fn token<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    ask: Ask,
+) -> Result<AuthenticationResult, CommandError> {
+    let started = Instant::now();
+    let account = state.auth.active_account();
+    let claims_needed = match &ask.need {
+        TokenNeed::Claims(claims) => Some(claims.clone()),
+        _ => None,
+    };
+    let silent = match (&account, ask.prompt) {
+        (Some(account), None) => {
+            let mut request = SilentRequest::new(account.clone(), ask.scopes.clone());
+            request.force_refresh = ask.need == TokenNeed::ForceRefresh;
+            request.claims = claims_needed.clone();
+            let hidden =
+                HiddenAgent::new(app.clone(), state.provider.endpoints.redirect_uri.clone());
+            Some(
+                state
+                    .auth
+                    .acquire_token_silent(request, Some(&hidden))
+                    .await,
+            )
+        }
+        _ => None,
+    };
+    let result = match (silent, ask.interaction) {
+        (Some(Ok(result)), _) => result,
+        (
+            Some(Err(Error::InteractionRequired { claims, .. })),
+            Interaction::Popup | Interaction::Redirect,
+        ) => {
+            interactive(
+                app,
+                state,
+                &ask,
+                claims.or(claims_needed),
+                account.as_ref(),
+                started,
+            )
+            .await?
+        }
+        (Some(Err(error)), _) => return Err(error.into()),
+        (None, Interaction::None) => {
+            return Err(CommandError::new("no_account", "no account is signed in"));
+        }
+        (None, _) => {
+            interactive(app, state, &ask, claims_needed, account.as_ref(), started).await?
+        }
+    };
+    state
+        .auth
+        .set_active_account(Some(&result.account.home_account_id))?;
+    record(state, &result, started);
+    Ok(result)
+}
+
+/// Saves what the token panel shows.
+fn record(state: &AppState, result: &AuthenticationResult, started: Instant) -> TokenStatus {
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let status = TokenStatus::new(result, state.provider.endpoints.authority.as_str(), elapsed);
+    *state.last_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
+    status
+}
+
+async fn interactive<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    ask: &Ask,
+    claims: Option<String>,
+    account: Option<&Account>,
+    started: Instant,
+) -> Result<AuthenticationResult, CommandError> {
+    let request = InteractiveRequest {
+        scopes: ask.scopes.clone(),
+        prompt: ask.prompt,
+        // "Add another account" must not suggest the current one.
+        login_hint: account
+            .filter(|_| ask.prompt.is_none())
+            .map(|a| a.username.clone()),
+        claims,
+        ..InteractiveRequest::default()
+    };
+    let time_limit = Duration::from_secs(state.preferences().interaction_time_limit_secs);
+    if ask.interaction != Interaction::Redirect {
+        let popup = PopupAgent::new(
+            app.clone(),
+            state.provider.endpoints.redirect_uri.clone(),
+            time_limit,
+        );
+        return Ok(state
+            .auth
+            .acquire_token_interactive(request, &popup)
+            .await?);
+    }
+    let sender = state.redirect.start();
+    let outcome = through_browser(app, state, request, time_limit).await;
+    bring_main_to_front(app);
+    let recorded = match &outcome {
+        Ok(result) => {
+            state
+                .auth
+                .set_active_account(Some(&result.account.home_account_id))?;
+            Ok(record(state, result, started))
+        }
+        Err(error) => Err(error.clone()),
+    };
+    state.redirect.finish(&sender, recorded);
+    let _ = app.emit(REDIRECT_EVENT, ());
+    outcome
+}
+
+/// RFC 8252's system-browser flow: the engine's loopback agent, opening the URL with the
+/// opener plugin (with `$BROWSER` when set, as `xdg-open` would).
+async fn through_browser<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    request: InteractiveRequest,
+    time_limit: Duration,
+) -> Result<AuthenticationResult, CommandError> {
+    let agent = LoopbackAgent::bind(state.auth.authority().is_entra())
+        .await
+        .map_err(|e| {
+            CommandError::new(
+                "network",
+                format!("no loopback port for the browser's answer: {e}"),
+            )
+        })?
+        .with_opener(browser_opener(app.clone()))
+        .with_time_limit(time_limit);
+    Ok(state
+        .auth
+        .acquire_token_interactive(request, &agent)
+        .await?)
+}
+
+fn browser_opener<R: Runtime>(app: AppHandle<R>) -> Opener {
+    Arc::new(move |url| {
+        let browser = std::env::var("BROWSER")
+            .ok()
+            .and_then(|b| b.split(':').next().map(str::to_owned))
+            .filter(|b| !b.trim().is_empty());
+        app.opener()
+            .open_url(url.as_str(), browser)
+            .map_err(|e| format!("could not open the browser: {e}"))
+    })
+}
+
+/// The code arrived while the user was in the browser: back to the app.
+fn bring_main_to_front<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(main) = app.get_webview_window(labels::MAIN) {
+        let _ = main.unminimize();
+        let _ = main.show();
+        let _ = main.set_focus();
+    }
+}

@@ -1,0 +1,247 @@
+//! The webview agents: the engine's [`InteractiveAgent`](tessera_auth::InteractiveAgent) and
+//! [`SilentAgent`](tessera_auth::SilentAgent) implemented with app windows.
+//!
+//! Both open a window on the authorize URL and watch its navigations. The first navigation to
+//! the redirect URI is cancelled *before it loads* and handed to the engine: the redirect URI is
+//! never requested, so the authorization code never reaches a server or the webview's history.
+//! The window is then destroyed, outside the navigation handler (destroying a webview from its
+//! own callback is not allowed).
+
+mod hidden;
+mod popup;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tessera_auth::{AgentError, AgentRequest};
+use tokio::sync::oneshot;
+use url::Url;
+
+pub use hidden::HiddenAgent;
+pub use popup::PopupAgent;
+
+/// Delivers the window's one outcome; later ones (the window's destruction after a captured
+/// redirect, say) are dropped.
+#[derive(Clone)]
+struct Outcome(Arc<Mutex<Option<Sender>>>);
+
+type Sender = oneshot::Sender<Result<Url, AgentError>>;
+
+impl Outcome {
+    fn send(&self, outcome: Result<Url, AgentError>) {
+        let sender = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = sender {
+            let _ = sender.send(outcome);
+        }
+    }
+}
+
+/// How an agent's window looks.
+struct WindowSpec {
+    label: String,
+    title: String,
+    visible: bool,
+    time_limit: Duration,
+}
+
+const POPUP_WIDTH: f64 = 480.0;
+const POPUP_HEIGHT: f64 = 640.0;
+
+/// Opens the window, waits for the redirect (or its destruction, a load failure, the time
+/// limit), and always destroys it.
+async fn run_window<R: Runtime>(
+    app: &AppHandle<R>,
+    spec: WindowSpec,
+    request: AgentRequest,
+) -> Result<Url, AgentError> {
+    let (sender, receiver) = oneshot::channel();
+    let outcome = Outcome(Arc::new(Mutex::new(Some(sender))));
+    let redirect_uri = request.redirect_uri.clone();
+    let on_navigation = {
+        let outcome = outcome.clone();
+        let redirect_uri = redirect_uri.clone();
+        move |url: &Url| {
+            // Also called for the initial URL: everything but the redirect URI may load.
+            if is_redirect(url, &redirect_uri) {
+                outcome.send(Ok(url.clone()));
+                return false;
+            }
+            true
+        }
+    };
+    let window = open_window(app, &spec, request.authorize_url, on_navigation)?;
+    {
+        let outcome = outcome.clone();
+        window.on_window_event(move |event| {
+            if let WindowEvent::Destroyed = event {
+                outcome.send(Err(AgentError::Cancelled));
+            }
+        });
+    }
+    report_load_failures(&window, outcome.clone(), redirect_uri);
+    let result = tokio::time::timeout(spec.time_limit, receiver).await;
+    let _ = window.destroy();
+    match result {
+        Err(_) => Err(AgentError::Timeout),
+        // The sender went with the window without a word: it was closed.
+        Ok(Err(_)) => Err(AgentError::Cancelled),
+        Ok(Ok(outcome)) => outcome,
+    }
+}
+
+/// Builds the window (synchronously: the builder cannot cross an `.await`).
+fn open_window<R: Runtime>(
+    app: &AppHandle<R>,
+    spec: &WindowSpec,
+    url: Url,
+    on_navigation: impl Fn(&Url) -> bool + Send + 'static,
+) -> Result<tauri::WebviewWindow<R>, AgentError> {
+    let cannot_open =
+        |e: tauri::Error| AgentError::Failed(format!("could not open the sign-in window: {e}"));
+    let mut builder = WebviewWindowBuilder::new(app, &spec.label, WebviewUrl::External(url))
+        .title(&spec.title)
+        .inner_size(POPUP_WIDTH, POPUP_HEIGHT)
+        .visible(spec.visible)
+        .focused(spec.visible)
+        .on_navigation(on_navigation);
+    if spec.visible {
+        builder = place_over_main(app, builder).map_err(cannot_open)?;
+    }
+    builder.build().map_err(cannot_open)
+}
+
+/// Loads the provider's end-session URL in a hidden window, so that the session cookie in the
+/// app's webview store is ended; done when the provider redirects back (or has shown its
+/// "signed out" page for the silent time limit, if it does not redirect).
+pub async fn end_session<R: Runtime>(
+    app: &AppHandle<R>,
+    url: Url,
+    redirect_uri: Url,
+) -> Result<(), AgentError> {
+    let spec = WindowSpec {
+        label: format!("{}end-session", crate::labels::SILENT_PREFIX),
+        title: "Tessera sign-out".to_owned(),
+        visible: false,
+        time_limit: hidden::SILENT_TIME_LIMIT,
+    };
+    let request = AgentRequest {
+        authorize_url: url,
+        redirect_uri,
+    };
+    match run_window(app, spec, request).await {
+        Ok(_) | Err(AgentError::Timeout) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Centred over the main window and attached to it, as a browser popup is; centred on the
+/// screen when there is no main window.
+fn place_over_main<'a, R: Runtime, M: Manager<R>>(
+    app: &AppHandle<R>,
+    builder: WebviewWindowBuilder<'a, R, M>,
+) -> tauri::Result<WebviewWindowBuilder<'a, R, M>> {
+    let Some(main) = app.get_webview_window(crate::labels::MAIN) else {
+        return Ok(builder.center());
+    };
+    let geometry = main
+        .outer_position()
+        .ok()
+        .zip(main.outer_size().ok())
+        .zip(main.scale_factor().ok());
+    let builder = match geometry {
+        Some(((position, size), scale)) => {
+            let position = position.to_logical::<f64>(scale);
+            let size = size.to_logical::<f64>(scale);
+            builder.position(
+                position.x + ((size.width - POPUP_WIDTH) / 2.0).max(0.0),
+                position.y + ((size.height - POPUP_HEIGHT) / 2.0).max(0.0),
+            )
+        }
+        None => builder.center(),
+    };
+    builder.parent(&main)
+}
+
+/// Whether `url` is the redirect URI: same scheme, host, port and path (a prefix test would
+/// also match `…/nativeclientX` or `…/nativeclient.evil.example`).
+fn is_redirect(url: &Url, redirect_uri: &Url) -> bool {
+    url.scheme() == redirect_uri.scheme()
+        && url.host_str() == redirect_uri.host_str()
+        && url.port_or_known_default() == redirect_uri.port_or_known_default()
+        && url.path().trim_end_matches('/') == redirect_uri.path().trim_end_matches('/')
+}
+
+/// A failed page load (provider unreachable, TLS failure) ends the request with a network
+/// error at once, instead of leaving the user before WebKit's error page until the time limit.
+#[cfg(target_os = "linux")]
+fn report_load_failures<R: Runtime>(
+    window: &tauri::WebviewWindow<R>,
+    outcome: Outcome,
+    redirect_uri: Url,
+) {
+    use webkit2gtk::glib::error::ErrorDomain;
+    use webkit2gtk::{NetworkError, PolicyError, WebViewExt};
+    let _ = window.with_webview(move |webview| {
+        webview
+            .inner()
+            .connect_load_failed(move |_, _, failing_uri, error| {
+                let cancelled_by_us = error.matches(PolicyError::FrameLoadInterruptedByPolicyChange)
+                    || error.matches(NetworkError::Cancelled)
+                    || Url::parse(failing_uri).is_ok_and(|u| is_redirect(&u, &redirect_uri));
+                if !cancelled_by_us {
+                    let domain = if error.domain() == NetworkError::domain() {
+                        "network error"
+                    } else {
+                        "page load failed"
+                    };
+                    outcome.send(Err(AgentError::Failed(format!(
+                        "the sign-in page could not be loaded ({domain}: {}): is the identity provider reachable?",
+                        error.message()
+                    ))));
+                }
+                // Let WebKit show its error page until the window closes.
+                false
+            });
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn report_load_failures<R: Runtime>(
+    _window: &tauri::WebviewWindow<R>,
+    _outcome: Outcome,
+    _redirect_uri: Url,
+) {
+    // Other platforms end an unreachable provider's request at the time limit.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_redirect;
+    use url::Url;
+
+    #[test]
+    fn only_the_redirect_uri_itself_is_intercepted() {
+        let redirect =
+            Url::parse("https://login.microsoftonline.com/common/oauth2/nativeclient").unwrap();
+        let yes = |s: &str| is_redirect(&Url::parse(s).unwrap(), &redirect);
+        assert!(yes(
+            "https://login.microsoftonline.com/common/oauth2/nativeclient?code=x&state=y"
+        ));
+        assert!(yes(
+            "https://login.microsoftonline.com:443/common/oauth2/nativeclient#code=x"
+        ));
+        assert!(!yes(
+            "https://login.microsoftonline.com/common/oauth2/nativeclientX?code=x"
+        ));
+        assert!(!yes(
+            "https://login.microsoftonline.com.evil.example/common/oauth2/nativeclient"
+        ));
+        assert!(!yes(
+            "http://login.microsoftonline.com/common/oauth2/nativeclient"
+        ));
+        assert!(!yes(
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize?redirect_uri=https://login.microsoftonline.com/common/oauth2/nativeclient"
+        ));
+    }
+}

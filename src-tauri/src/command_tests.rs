@@ -1,0 +1,317 @@
+//! The commands under Tauri's mock runtime against tessera-idp in-process: the real engine, the
+//! real Graph client and the real ACL, no display. The user is signed in by the engine's
+//! scripted browser (the mock runtime has no webview to show the popup); the popup, the hidden
+//! window and the system browser are exercised by the WebDriver tests in `tests/`.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tauri::test::MockRuntime;
+use tauri::{Listener, Manager};
+use tessera_auth::testing::ScriptedBrowser;
+use tessera_auth::InteractiveRequest;
+use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+
+use crate::events::ENGINE_EVENT;
+use crate::provider::{Endpoints, Provider, ProviderChoice};
+use crate::tests::{build, invoke, window};
+use crate::{labels, AppState};
+
+struct World {
+    idp: RunningIdp,
+    app: tauri::App<MockRuntime>,
+    main: tauri::WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+fn world() -> World {
+    let idp = tauri::async_runtime::block_on(tessera_idp::start(IdpOptions::default())).unwrap();
+    let endpoints = Endpoints {
+        authority: idp.authority(),
+        client_id: DEFAULT_CLIENT_ID.into(),
+        graph_url: idp.graph_url(),
+        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
+    };
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = build(provider, dir.path());
+    let main = window(&app, labels::MAIN);
+    World {
+        idp,
+        app,
+        main,
+        dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl World {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        invoke(&self.main, cmd, args)
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.call(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+
+    /// Signs `username` in as the popup would, through the scripted browser.
+    fn sign_in(&self, username: &str) -> tessera_auth::AuthenticationResult {
+        let state = self.app.state::<AppState>();
+        let result = tauri::async_runtime::block_on(state.auth.acquire_token_interactive(
+            InteractiveRequest::default(),
+            &ScriptedBrowser::user(username),
+        ))
+        .unwrap();
+        state
+            .auth
+            .set_active_account(Some(&result.account.home_account_id))
+            .unwrap();
+        result
+    }
+
+    fn stat(&self, key: &str) -> u64 {
+        let stats: Value = tauri::async_runtime::block_on(async {
+            self.http
+                .get(self.idp.url("__control/stats"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        });
+        stats[key].as_u64().unwrap_or(0)
+    }
+}
+
+#[test]
+fn signed_out_the_commands_say_so_without_opening_anything() {
+    let w = world();
+    assert_eq!(w.ok("accounts", json!({})), json!([]));
+    assert_eq!(w.ok("token_status", json!({})), Value::Null);
+    let err = w
+        .call("acquire_token", json!({ "interaction": "none" }))
+        .unwrap_err();
+    assert_eq!(err["kind"], "no_account", "{err}");
+    let err = w.call("profile", json!({})).unwrap_err();
+    assert_eq!(err["kind"], "no_account", "{err}");
+    assert_eq!(w.stat("authorize"), 0);
+    assert_eq!(w.stat("token"), 0);
+}
+
+#[test]
+fn signed_in_the_token_comes_from_the_cache_then_a_forced_refresh_and_never_crosses() {
+    let w = world();
+    let signed_in = w.sign_in("ada@tessera.test");
+    let accounts = w.ok("accounts", json!({}));
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["username"], "ada@tessera.test");
+    assert_eq!(accounts[0]["active"], true);
+
+    let status = w.ok("acquire_token", json!({ "interaction": "none" }));
+    assert_eq!(status["source"], "cache");
+    assert_eq!(status["account"]["username"], "ada@tessera.test");
+    assert!(status["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "User.Read"));
+    assert!(status["expiresOn"].as_i64().unwrap() > 0);
+    assert!(!status["correlationId"].as_str().unwrap().is_empty());
+
+    let status = w.ok(
+        "acquire_token",
+        json!({ "interaction": "none", "forceRefresh": true }),
+    );
+    assert_eq!(status["source"], "refresh_token");
+    assert_eq!(w.ok("token_status", json!({})), status);
+    assert_eq!(w.stat("token:refresh_token"), 1);
+
+    let text = status.to_string();
+    assert!(
+        !text.contains(signed_in.access_token.secret()),
+        "no token in a DTO"
+    );
+    assert!(
+        !text.to_lowercase().contains("refresh_token\":"),
+        "no refresh token field"
+    );
+}
+
+#[test]
+fn profile_and_photo_come_from_graph_with_the_cached_token() {
+    let w = world();
+    w.sign_in("ada@tessera.test");
+    let profile = w.ok("profile", json!({}));
+    assert_eq!(profile["displayName"], "Ada Lovelace");
+    assert_eq!(profile["userPrincipalName"], "ada@tessera.test");
+    let photo = w.ok("profile_photo", json!({}));
+    assert!(
+        photo
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/jpeg;base64,/9j/"),
+        "a JPEG data URL"
+    );
+    assert_eq!(w.stat("token"), 1, "the sign-in's token served both calls");
+}
+
+#[test]
+fn engine_events_reach_the_ui_as_tauri_events() {
+    let w = world();
+    let seen = Arc::new(Mutex::new(Vec::<Value>::new()));
+    {
+        let seen = seen.clone();
+        w.app.listen_any(ENGINE_EVENT, move |event| {
+            seen.lock()
+                .unwrap()
+                .push(serde_json::from_str(event.payload()).unwrap());
+        });
+    }
+    w.sign_in("ada@tessera.test");
+    w.ok("acquire_token", json!({ "interaction": "none" }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let types: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if types.iter().any(|t| t == "account_added")
+            && types
+                .iter()
+                .filter(|t| *t == "acquire_token_success")
+                .count()
+                >= 2
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events seen: {types:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn accounts_switch_and_sign_out_forgets_only_the_one_signed_out() {
+    let w = world();
+    let ada = w.sign_in("ada@tessera.test").account;
+    let alan = w.sign_in("alan@tessera.test").account;
+    let accounts = w.ok(
+        "set_active_account",
+        json!({ "homeAccountId": ada.home_account_id }),
+    );
+    let active: Vec<&Value> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["active"] == true)
+        .collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["username"], "ada@tessera.test");
+    assert_eq!(
+        w.ok("profile", json!({}))["userPrincipalName"],
+        "ada@tessera.test"
+    );
+
+    let err = w
+        .call("set_active_account", json!({ "homeAccountId": "nobody" }))
+        .unwrap_err();
+    assert_eq!(err["kind"], "account_not_found");
+
+    let left = w.ok(
+        "sign_out",
+        json!({ "homeAccountId": ada.home_account_id, "endSession": false }),
+    );
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["username"], "alan@tessera.test");
+    assert_eq!(
+        w.ok("token_status", json!({})),
+        Value::Null,
+        "ada's status went with her"
+    );
+    let err = w
+        .call(
+            "sign_out",
+            json!({ "homeAccountId": ada.home_account_id, "endSession": false }),
+        )
+        .unwrap_err();
+    assert_eq!(err["kind"], "account_not_found");
+    assert!(w
+        .app
+        .state::<AppState>()
+        .auth
+        .account(&alan.home_account_id)
+        .is_some());
+}
+
+#[test]
+fn settings_changes_are_validated_saved_and_reloaded() {
+    let w = world();
+    let settings = w.ok("settings", json!({}));
+    assert_eq!(settings["interactionMode"], "popup");
+    assert_eq!(settings["scopes"], json!(["User.Read"]));
+    assert_eq!(
+        settings["redirectUri"],
+        "https://login.microsoftonline.com/common/oauth2/nativeclient"
+    );
+
+    let changed = w.ok(
+        "set_settings",
+        json!({ "changes": { "interactionMode": "redirect", "scopes": ["User.Read", "Mail.Read"] } }),
+    );
+    assert_eq!(changed["interactionMode"], "redirect");
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(w.dir.path().join("settings.json")).unwrap())
+            .unwrap();
+    assert_eq!(file["preferences"]["interactionMode"], "redirect");
+    assert_eq!(
+        file["preferences"]["scopes"],
+        json!(["User.Read", "Mail.Read"])
+    );
+
+    for bad in [
+        json!({ "scopes": [] }),
+        json!({ "scopes": ["two words"] }),
+        json!({ "interactionTimeLimitSecs": 1 }),
+        json!({ "interactionMode": "carrier-pigeon" }),
+        json!({ "unknown": true }),
+    ] {
+        let err = w
+            .call("set_settings", json!({ "changes": bad }))
+            .unwrap_err();
+        assert!(
+            err["kind"] == "invalid_argument" || err.as_str().is_some(),
+            "refused: {err}"
+        );
+    }
+    assert_eq!(
+        w.ok("settings", json!({}))["scopes"],
+        json!(["User.Read", "Mail.Read"]),
+        "a refused change changes nothing"
+    );
+
+    // A new process reads them back; a hand-damaged value is reported and defaulted.
+    std::fs::write(
+        w.dir.path().join("settings.json"),
+        r#"{"preferences":{"interactionMode":"redirect","interactionTimeLimitSecs":"soon"}}"#,
+    )
+    .unwrap();
+    let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .unwrap();
+    let again = build(provider, w.dir.path());
+    let main = window(&again, "main");
+    let settings = invoke(&main, "settings", json!({})).unwrap();
+    assert_eq!(settings["interactionMode"], "redirect");
+    assert_eq!(settings["interactionTimeLimitSecs"], 300);
+    assert_eq!(settings["warnings"].as_array().unwrap().len(), 1);
+}
