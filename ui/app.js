@@ -1,40 +1,343 @@
-import { about, settings } from "./api.js";
+// The window: signed out → sign in; signed in → profile, accounts, token panel; events and
+// errors as they happen. Every call goes through api.js; no token ever reaches this page.
 
-const aboutLine = document.getElementById("about");
-const errorLine = document.getElementById("error");
+import * as api from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const SOURCES = {
+  cache: "cache (no network)",
+  refresh_token: "refresh token",
+  silent_sso: "silent SSO (hidden window)",
+  interactive: "interactive sign-in",
+};
+const MAX_EVENTS = 100;
+
+let preferredMode = "popup";
+let lastStatus = null;
+let busyReasons = 0;
+
+// ---- busy state: buttons are disabled while a sign-in or network call is pending ----
+
+async function busy(label, work) {
+  busyReasons += 1;
+  $("busy").textContent = label;
+  $("busy").hidden = false;
+  document.body.classList.add("is-busy");
+  for (const button of document.querySelectorAll("button:not(#banner-dismiss)")) {
+    button.disabled = true;
+  }
+  try {
+    return await work();
+  } finally {
+    busyReasons -= 1;
+    if (busyReasons === 0) {
+      $("busy").hidden = true;
+      document.body.classList.remove("is-busy");
+      for (const button of document.querySelectorAll("button")) button.disabled = false;
+    }
+  }
+}
+
+// ---- errors as banners: what happened, the provider's code, and the action that fixes it ----
+
+let retryTimer = null;
 
 function showError(err) {
-  errorLine.textContent = err.message;
-  errorLine.hidden = false;
+  clearInterval(retryTimer);
+  const banner = $("banner");
+  banner.dataset.kind = err.kind;
+  const titles = {
+    interaction_required: "You need to sign in again.",
+    user_cancelled: "Sign-in cancelled.",
+    timeout: "The sign-in took too long.",
+    interaction_in_progress: "A sign-in is already in progress.",
+    throttled: "The service asked us to slow down.",
+    network: "The network or the identity provider failed.",
+    no_account: "You are not signed in.",
+  };
+  $("banner-title").textContent = titles[err.kind] ?? "Something went wrong.";
+  $("banner-message").textContent = err.message;
+  $("banner-code").textContent = err.code ?? "";
+  $("banner-code").hidden = !err.code;
+  const action = $("banner-action");
+  action.hidden = true;
+  action.onclick = null;
+  if (err.kind === "interaction_required" || err.kind === "no_account") {
+    action.textContent = "Sign in again";
+    action.onclick = () => run(() => signInAgain());
+    action.hidden = false;
+  } else if (err.kind === "throttled" && err.retry_after) {
+    let left = err.retry_after;
+    action.hidden = false;
+    action.disabled = true;
+    const tick = () => {
+      action.textContent = left > 0 ? `Try again in ${left} s` : "Try again";
+      action.disabled = left > 0;
+      left -= 1;
+      if (left < 0) clearInterval(retryTimer);
+    };
+    tick();
+    retryTimer = setInterval(tick, 1000);
+    action.onclick = () => run(() => showProfile("none"));
+  } else if (err.kind === "interaction_in_progress") {
+    action.textContent = "Cancel it";
+    action.onclick = () => api.cancelSignIn();
+    action.hidden = false;
+  } else if (err.kind === "network" || err.kind === "timeout") {
+    action.textContent = "Try again";
+    action.onclick = () => run(() => refresh());
+    action.hidden = false;
+  }
+  banner.hidden = false;
+}
+
+function clearError() {
+  clearInterval(retryTimer);
+  $("banner").hidden = true;
+  delete $("banner").dataset.kind;
+}
+
+/** Runs a user action; its failure becomes the banner. */
+async function run(action) {
+  clearError();
+  try {
+    await action();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---- signed in / signed out ----
+
+function initials(name) {
+  return (name ?? "?")
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => part[0].toUpperCase())
+    .join("");
+}
+
+async function showProfile(interaction) {
+  const me = await busy("Loading your profile…", () => api.profile(interaction));
+  $("profile-name").textContent = me.displayName ?? me.userPrincipalName ?? "";
+  $("profile-job").textContent = me.jobTitle ?? "";
+  $("profile-upn").textContent = me.userPrincipalName ?? "—";
+  $("profile-mail").textContent = me.mail ?? "—";
+  $("profile-office").textContent = me.officeLocation ?? "—";
+  $("profile-phones").textContent =
+    [...(me.businessPhones ?? []), me.mobilePhone].filter(Boolean).join(", ") || "—";
+  $("profile-language").textContent = me.preferredLanguage ?? "—";
+  $("profile-initials").textContent = initials(me.displayName);
+  const photo = await api.profilePhoto("none").catch(() => null);
+  $("profile-photo").hidden = !photo;
+  $("profile-initials").hidden = Boolean(photo);
+  if (photo) $("profile-photo").src = photo;
+  $("signed-in").hidden = false;
+  $("signed-out").hidden = true;
+  await showTokenStatus();
+}
+
+async function showAccounts() {
+  const list = await api.accounts();
+  const select = $("accounts");
+  select.replaceChildren(
+    ...list.map((account) => {
+      const option = document.createElement("option");
+      option.value = account.homeAccountId;
+      option.textContent = account.name ? `${account.name} (${account.username})` : account.username;
+      option.selected = account.active;
+      return option;
+    }),
+  );
+  return list;
+}
+
+function showSignedOut() {
+  $("signed-in").hidden = true;
+  $("token-panel").hidden = true;
+  $("signed-out").hidden = false;
+  lastStatus = null;
+}
+
+/** Shows whatever is true now: the active account's profile, or the signed-out screen. */
+async function refresh() {
+  const list = await showAccounts();
+  if (list.length === 0) {
+    showSignedOut();
+    return;
+  }
+  if (!list.some((account) => account.active)) {
+    await api.setActiveAccount(list[0].homeAccountId);
+    await showAccounts();
+  }
+  await showProfile("none");
+}
+
+async function signIn(mode, prompt = null) {
+  const label =
+    mode === "redirect"
+      ? "Waiting for you to finish signing in in your browser…"
+      : "Waiting for you to finish signing in in the Tessera window…";
+  await busy(label, () => api.signIn(mode, prompt));
+  if (mode === "redirect") {
+    // Delivered here already: take it out of the shell's redirect slot.
+    await api.redirectResult().catch(() => null);
+  }
+  await refresh();
+}
+
+async function signInAgain() {
+  await busy("Signing you in again…", () => api.acquireToken(preferredMode));
+  await refresh();
+}
+
+// ---- the token panel ----
+
+async function showTokenStatus() {
+  lastStatus = await api.tokenStatus();
+  $("token-panel").hidden = !lastStatus;
+  if (!lastStatus) return;
+  $("token-source").textContent = SOURCES[lastStatus.source] ?? lastStatus.source;
+  $("token-source").dataset.source = lastStatus.source;
+  $("token-elapsed").textContent = `${lastStatus.elapsedMs} ms`;
+  $("token-scopes").textContent = lastStatus.scopes.join(" ");
+  $("token-authority").textContent = lastStatus.authority;
+  $("token-correlation").textContent = lastStatus.correlationId;
+  tickExpiry();
+}
+
+function tickExpiry() {
+  if (!lastStatus) return;
+  const left = lastStatus.expiresOn - Math.floor(Date.now() / 1000);
+  const text =
+    left <= 0 ? "expired" : `${Math.floor(left / 60)} min ${String(left % 60).padStart(2, "0")} s`;
+  $("token-expiry").textContent = text;
+}
+
+async function getToken(forceRefresh) {
+  await busy(forceRefresh ? "Refreshing the token…" : "Getting a token silently…", () =>
+    api.acquireToken("none", forceRefresh),
+  );
+  await showTokenStatus();
+}
+
+// ---- events ----
+
+function describe(event) {
+  switch (event.type) {
+    case "acquire_token_start":
+      return `${event.interactive ? "interactive" : "silent"} request started (${event.correlation_id})`;
+    case "acquire_token_success":
+      return `token from ${SOURCES[event.source] ?? event.source}`;
+    case "acquire_token_failure":
+      return `request failed: ${event.error}${event.classification ? ` (${event.classification})` : ""}`;
+    case "account_added":
+      return `account added: ${event.account.username}`;
+    case "account_removed":
+      return "account removed";
+    case "active_account_changed":
+      return event.home_account_id ? "active account changed" : "no active account";
+    case "interaction_status":
+      return `interaction: ${event.status}`;
+    case "persistence_failed":
+      return `token cache ${event.operation} failed: ${event.message}`;
+    default:
+      return event.type;
+  }
+}
+
+function logEvent(event) {
+  const item = document.createElement("li");
+  item.dataset.type = event.type;
+  if (event.status) item.dataset.status = event.status;
+  const time = document.createElement("time");
+  time.textContent = new Date().toLocaleTimeString();
+  item.append(time, ` ${describe(event)}`);
+  const list = $("events");
+  list.prepend(item);
+  while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
+}
+
+// ---- settings and about ----
+
+async function showSettings() {
+  const current = await api.settings();
+  preferredMode = current.interactionMode;
+  $("authority").textContent = current.authority;
+  $("client-id").textContent = current.clientId;
+  $("graph-url").textContent = current.graphUrl;
+  const note = $("embedded-note");
+  if (current.embeddedProvider) {
+    note.textContent =
+      "This is Tessera's embedded test identity provider, running on this computer only. " +
+      `Test users: ${current.testUsers.join(", ")} (password: tessera).`;
+    note.hidden = false;
+  }
+  $("setting-mode").value = current.interactionMode;
+  $("setting-scopes").value = current.scopes.join(" ");
+  $("setting-time-limit").value = current.interactionTimeLimitSecs;
+  $("settings-warnings").textContent = current.warnings.join(" ");
+  $("settings-warnings").hidden = current.warnings.length === 0;
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  await run(async () => {
+    await api.setSettings({
+      interactionMode: $("setting-mode").value,
+      scopes: $("setting-scopes").value.split(/\s+/).filter(Boolean),
+      interactionTimeLimitSecs: Number($("setting-time-limit").value),
+    });
+    await showSettings();
+  });
 }
 
 async function showAbout() {
   try {
-    const info = await about();
-    aboutLine.textContent = `${info.product} ${info.version} · commit ${info.commit} · built ${info.buildDate}`;
+    const info = await api.about();
+    $("about").textContent = `${info.product} ${info.version} · commit ${info.commit} · built ${info.buildDate}`;
   } catch (err) {
-    aboutLine.textContent = "";
-    showError(err);
+    $("about").textContent = "";
+    $("error").textContent = err.message;
+    $("error").hidden = false;
   }
 }
 
-async function showProvider() {
-  try {
-    const current = await settings();
-    document.getElementById("authority").textContent = current.authority;
-    document.getElementById("client-id").textContent = current.clientId;
-    document.getElementById("graph-url").textContent = current.graphUrl;
-    const note = document.getElementById("embedded-note");
-    if (current.embeddedProvider) {
-      note.textContent =
-        "This is Tessera's embedded test identity provider, running on this computer only. " +
-        `Test users: ${current.testUsers.join(", ")} (password: tessera).`;
-      note.hidden = false;
-    }
-  } catch (err) {
-    showError(err);
-  }
-}
+// ---- wiring ----
+
+$("sign-in").onclick = () => run(() => signIn(preferredMode));
+$("sign-in-browser").onclick = () => run(() => signIn("redirect"));
+$("add-account").onclick = () => run(() => signIn(preferredMode, "select_account"));
+$("accounts").onchange = (e) =>
+  run(async () => {
+    await api.setActiveAccount(e.target.value);
+    await refresh();
+  });
+$("sign-out").onclick = () =>
+  run(async () => {
+    await busy("Signing out…", () => api.signOut($("accounts").value, false));
+    await refresh();
+  });
+$("sign-out-everywhere").onclick = () =>
+  run(async () => {
+    await busy("Signing out everywhere…", () => api.signOut($("accounts").value, true));
+    await refresh();
+  });
+$("get-token-silently").onclick = () => run(() => getToken(false));
+$("force-refresh").onclick = () => run(() => getToken(true));
+$("banner-dismiss").onclick = clearError;
+$("settings-form").onsubmit = saveSettings;
+setInterval(tickExpiry, 1000);
+
+api.onEngineEvent(logEvent);
+api.onRedirectFinished(() => run(() => refresh()));
 
 showAbout();
-showProvider();
+run(async () => {
+  await showSettings();
+  // A browser sign-in started before this page (re)loaded: wait for it and show its outcome.
+  const pending = api.redirectResult();
+  await refresh();
+  await pending;
+});

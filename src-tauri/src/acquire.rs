@@ -10,7 +10,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
 use tessera_auth::{
     Account, AuthenticationResult, Error, InteractiveRequest, LoopbackAgent, Opener, Prompt,
-    SilentRequest,
+    SilentRequest, TokenSource,
 };
 use tessera_graph::TokenNeed;
 
@@ -32,6 +32,10 @@ pub struct Ask {
     pub interaction: Interaction,
     /// A prompt forces interaction (`select_account` to add an account).
     pub prompt: Option<Prompt>,
+    /// Asked for by the user ("Get token"), not on the way to Graph: the token panel shows
+    /// even a cache hit. On the way to Graph only a new token replaces what the panel shows,
+    /// so that after a sign-in it still says where the token in use came from.
+    pub explicit: bool,
 }
 
 /// A token for the active account (or a new sign-in), recorded for the token panel.
@@ -89,7 +93,18 @@ pub async fn token<R: Runtime>(
     state
         .auth
         .set_active_account(Some(&result.account.home_account_id))?;
-    record(state, &result, started);
+    let shown = state
+        .last_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let same_token = shown.is_some_and(|s| {
+        s.account.home_account_id == result.account.home_account_id
+            && s.expires_on == result.expires_on
+    });
+    if ask.explicit || result.source != TokenSource::Cache || !same_token {
+        record(state, &result, started);
+    }
     Ok(result)
 }
 

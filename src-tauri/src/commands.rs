@@ -127,6 +127,7 @@ pub async fn acquire_token<R: Runtime>(
         },
         interaction,
         prompt: None,
+        explicit: true,
     };
     acquire::token(&app, &state, ask).await?;
     token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
@@ -154,6 +155,7 @@ pub async fn sign_in<R: Runtime>(
             // Otherwise an existing provider session may sign the user in at once, as in MSAL.
             None => None,
         },
+        explicit: true,
     };
     acquire::token(&app, &state, ask).await?;
     token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
@@ -277,6 +279,7 @@ fn graph_ask(need: TokenNeed, interaction: Interaction) -> Ask {
         need,
         interaction,
         prompt: None,
+        explicit: false,
     }
 }
 

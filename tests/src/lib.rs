@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// One app on the display at a time: two would fight over focus and the 2-core CPU.
@@ -22,6 +23,8 @@ static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 pub struct App {
     /// The WebDriver client, pointed at the app's main window.
     pub client: Client,
+    /// The main window's WebDriver handle.
+    pub main: WindowHandle,
     driver: Driver,
     _data_home: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
@@ -73,11 +76,176 @@ impl App {
                 ),
             }
         };
+        let main = client.window().await.expect("the main window's handle");
         App {
             client,
+            main,
             driver,
             _data_home: data_home,
             _turn: turn,
+        }
+    }
+
+    /// Calls one of the app's commands from the main window, as the UI does, and returns its
+    /// value or its `CommandError` as JSON.
+    pub async fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let answer = self
+            .client
+            .execute_async(
+                "const [command, args, done] = arguments;\
+                 window.__TAURI__.core.invoke(command, args)\
+                   .then((ok) => done({ ok: ok ?? null }), (err) => done({ err }));",
+                vec![json!(command), args],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("invoke {command}: {e}"));
+        match answer.get("ok") {
+            Some(value) => Ok(value.clone()),
+            None => Err(answer["err"].clone()),
+        }
+    }
+
+    /// The handles of every window WebDriver sees, the main one included.
+    pub async fn windows(&self) -> Vec<WindowHandle> {
+        self.client.windows().await.expect("list windows")
+    }
+
+    /// Waits for a window other than the main one (the sign-in popup) and returns its handle.
+    pub async fn wait_for_popup(&self, timeout: Duration) -> WindowHandle {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(other) = self.windows().await.into_iter().find(|w| *w != self.main) {
+                return other;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no sign-in window opened within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Closes the top-level window titled `title` the way a user's click on its close button
+    /// does: the window manager sends it `WM_DELETE_WINDOW` (there is no window manager under
+    /// Xvfb, so the test sends it).
+    pub fn close_window_as_user(&self, title: &str) {
+        close_x11_window(title).unwrap_or_else(|e| panic!("close the window {title:?}: {e}"));
+    }
+
+    /// Whether `window` still exists.
+    pub async fn is_open(&self, window: &WindowHandle) -> bool {
+        self.windows().await.contains(window)
+    }
+
+    /// Plays the user in the sign-in window: types `username` and `password` into tessera-idp's
+    /// sign-in page and says yes to the pages after it, until the window closes (the app caught
+    /// the redirect). WebDriver is pointed back at the main window afterwards.
+    pub async fn sign_in_in_popup(&self, popup: &WindowHandle, username: &str, password: &str) {
+        self.client
+            .switch_to_window(popup.clone())
+            .await
+            .expect("switch to the sign-in window");
+        for _ in 0..10 {
+            let Some(page) = self.idp_page(popup).await else {
+                break;
+            };
+            eprintln!("tessera-e2e: the sign-in window shows {page}");
+            match page.as_str() {
+                "login" => {
+                    self.type_into("#username", username).await;
+                    self.type_into("#password", password).await;
+                    self.submit("#next", popup).await;
+                }
+                "kmsi" => self.submit("#kmsi-yes", popup).await,
+                "consent" => self.submit("#accept", popup).await,
+                "mfa" => self.submit("#approve", popup).await,
+                "pick_account" => {
+                    let css = format!("button[data-username=\"{username}\"]");
+                    let known = self.client.find(Locator::Css(&css)).await.is_ok();
+                    let choice = if known { css } else { "#other".to_owned() };
+                    self.submit(&choice, popup).await;
+                }
+                other => panic!("the sign-in window shows an unexpected page: {other}"),
+            }
+        }
+        assert!(
+            !self.is_open(popup).await,
+            "the sign-in window should have closed once the provider redirected"
+        );
+        self.client
+            .switch_to_window(self.main.clone())
+            .await
+            .expect("switch back to the main window");
+    }
+
+    /// The `tessera-page` marker of the provider page in `window`, once loaded; `None` when the
+    /// window has closed.
+    async fn idp_page(&self, window: &WindowHandle) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if !self.is_open(window).await {
+                return None;
+            }
+            let marker = self
+                .client
+                .execute(
+                    "const m = document.querySelector('meta[name=tessera-page]');\
+                     return document.readyState === 'complete' && m ? m.content : null;",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            if marker.is_some() {
+                return marker;
+            }
+            assert!(Instant::now() < deadline, "the sign-in page never loaded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} on the sign-in page: {e}"));
+        field.clear().await.ok();
+        field.send_keys(text).await.expect("type");
+    }
+
+    /// Clicks a submit button and waits until the page has been replaced (or the window
+    /// closed), so the next look is at the next page.
+    async fn submit(&self, css: &str, window: &WindowHandle) {
+        eprintln!("tessera-e2e: submit {css}");
+        let _ = self
+            .client
+            .execute("window.__tesseraPageSeen = true;", vec![])
+            .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} on the sign-in page: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.is_open(window).await {
+            let same_page = self
+                .client
+                .execute("return window.__tesseraPageSeen === true;", vec![])
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            if !same_page {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} led nowhere in 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -136,6 +304,7 @@ impl App {
     pub async fn close(self) {
         let App {
             client,
+            main: _,
             driver,
             _data_home,
             _turn,
@@ -145,6 +314,46 @@ impl App {
         drop(driver);
         drop(_data_home);
     }
+}
+
+fn close_x11_window(title: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask};
+    let (connection, screen) = x11rb::connect(None)?;
+    let root = connection.setup().roots[screen].root;
+    let atom = |name: &str| -> Result<u32, Box<dyn std::error::Error>> {
+        Ok(connection
+            .intern_atom(false, name.as_bytes())?
+            .reply()?
+            .atom)
+    };
+    let (protocols, delete, net_wm_name, utf8) = (
+        atom("WM_PROTOCOLS")?,
+        atom("WM_DELETE_WINDOW")?,
+        atom("_NET_WM_NAME")?,
+        atom("UTF8_STRING")?,
+    );
+    for window in connection.query_tree(root)?.reply()?.children {
+        let name = connection
+            .get_property(false, window, net_wm_name, utf8, 0, 1024)?
+            .reply()?
+            .value;
+        let name = if name.is_empty() {
+            connection
+                .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 1024)?
+                .reply()?
+                .value
+        } else {
+            name
+        };
+        if String::from_utf8_lossy(&name) == title {
+            let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+            connection.send_event(false, window, EventMask::NO_EVENT, event)?;
+            connection.flush()?;
+            return Ok(());
+        }
+    }
+    Err(format!("no top-level window is titled {title:?}").into())
 }
 
 /// Panics with the fix when a prerequisite is missing, so that no test passes by not running.
@@ -181,18 +390,28 @@ fn workspace_root() -> PathBuf {
 fn app_binary() -> PathBuf {
     let binary = std::env::var_os("TESSERA_APP_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // The test runs from <target>/<profile>/deps/<name>-<hash>.
-            let exe = std::env::current_exe().expect("path of the running test");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("test binaries live in <target>/<profile>/deps");
-            profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX))
-        });
+        .unwrap_or_else(|| workspace_binary("tessera"));
     assert!(
         binary.is_file(),
         "app binary {} not found: build it first with `cargo build -p tessera-app` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A binary of this workspace (`tessera`, `tessera-browser`…) in this test's own target profile
+/// folder; panics with the build command when it is missing.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    // The test runs from <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().expect("path of the running test");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in <target>/<profile>/deps");
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} not found: build the workspace's binaries first with `cargo build --workspace --bins` (scripts/test does)",
         binary.display()
     );
     binary
@@ -203,6 +422,8 @@ fn app_binary() -> PathBuf {
 struct Driver {
     child: Child,
     port: u16,
+    /// `XDG_DATA_HOME=…` of this driver's app, to find its processes.
+    app_marker: String,
 }
 
 impl Driver {
@@ -231,7 +452,12 @@ impl Driver {
             .stdin(Stdio::null())
             .spawn()
             .expect("start tauri-driver");
-        let driver = Driver { child, port };
+        let app_marker = format!("XDG_DATA_HOME={}", data_home.join("data").display());
+        let driver = Driver {
+            child,
+            port,
+            app_marker,
+        };
         // tauri-driver listens before its WebKitWebDriver child is ready, and drops requests
         // until then: wait for the WebDriver status endpoint to answer 200.
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -254,14 +480,52 @@ impl Drop for Driver {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // An app that outlived its driver (after a failed test, say) would hold the
+        // single-instance name, and the next test's app would exit at once in its favour.
+        stop_processes_with(&self.app_marker);
+    }
+}
+
+/// Stops every process whose environment holds `marker` (SIGTERM, then SIGKILL after 5 s).
+fn stop_processes_with(marker: &str) {
+    let find = || -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return vec![];
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let pids = find();
+        if pids.is_empty() {
+            return;
+        }
+        let signal = if Instant::now() < deadline {
+            "-TERM"
+        } else {
+            "-KILL"
+        };
+        if signal == "-KILL" {
+            eprintln!("tessera-e2e: the app outlived its driver; killing {pids:?}");
+        }
+        let _ = Command::new("kill").arg(signal).args(&pids).status();
+        std::thread::sleep(Duration::from_millis(200));
+        if signal == "-KILL" {
+            return;
+        }
     }
 }
 

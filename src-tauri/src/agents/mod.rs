@@ -79,7 +79,7 @@ async fn run_window<R: Runtime>(
             }
         });
     }
-    report_load_failures(&window, outcome.clone(), redirect_uri);
+    watch_webview(&window, outcome.clone(), redirect_uri);
     let result = tokio::time::timeout(spec.time_limit, receiver).await;
     let _ = window.destroy();
     match result {
@@ -172,10 +172,13 @@ fn is_redirect(url: &Url, redirect_uri: &Url) -> bool {
         && url.path().trim_end_matches('/') == redirect_uri.path().trim_end_matches('/')
 }
 
-/// A failed page load (provider unreachable, TLS failure) ends the request with a network
-/// error at once, instead of leaving the user before WebKit's error page until the time limit.
+/// Two things Tauri does not surface, from WebKitGTK's signals:
+/// - a failed page load (provider unreachable, TLS failure) ends the request with a network
+///   error at once, instead of leaving the user before WebKit's error page until the time limit;
+/// - the page closing itself (`window.close()`, or WebDriver closing it) ends it as cancelled,
+///   like the window's destruction does.
 #[cfg(target_os = "linux")]
-fn report_load_failures<R: Runtime>(
+fn watch_webview<R: Runtime>(
     window: &tauri::WebviewWindow<R>,
     outcome: Outcome,
     redirect_uri: Url,
@@ -183,9 +186,12 @@ fn report_load_failures<R: Runtime>(
     use webkit2gtk::glib::error::ErrorDomain;
     use webkit2gtk::{NetworkError, PolicyError, WebViewExt};
     let _ = window.with_webview(move |webview| {
-        webview
-            .inner()
-            .connect_load_failed(move |_, _, failing_uri, error| {
+        let view = webview.inner();
+        {
+            let outcome = outcome.clone();
+            view.connect_close(move |_| outcome.send(Err(AgentError::Cancelled)));
+        }
+        view.connect_load_failed(move |_, _, failing_uri, error| {
                 let cancelled_by_us = error.matches(PolicyError::FrameLoadInterruptedByPolicyChange)
                     || error.matches(NetworkError::Cancelled)
                     || Url::parse(failing_uri).is_ok_and(|u| is_redirect(&u, &redirect_uri));
@@ -207,7 +213,7 @@ fn report_load_failures<R: Runtime>(
 }
 
 #[cfg(not(target_os = "linux"))]
-fn report_load_failures<R: Runtime>(
+fn watch_webview<R: Runtime>(
     _window: &tauri::WebviewWindow<R>,
     _outcome: Outcome,
     _redirect_uri: Url,

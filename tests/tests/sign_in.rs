@@ -1,0 +1,252 @@
+//! Signing in through the real app under Xvfb, against a tessera-idp this test runs: the popup
+//! window (WebDriver types the credentials into it), its cancellation, the one-interaction-at-a-
+//! time rule, silent SSO in the hidden window, and the system browser.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use tessera_e2e::App;
+use tessera_idp::{IdpOptions, RunningIdp};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Idp {
+    idp: RunningIdp,
+    http: reqwest::Client,
+}
+
+impl Idp {
+    async fn start() -> Idp {
+        Idp {
+            idp: tessera_idp::start(IdpOptions::default()).await.unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn authority(&self) -> String {
+        self.idp.authority().to_string()
+    }
+
+    async fn control(&self, path: &str) {
+        let r = self
+            .http
+            .post(self.idp.url(&format!("__control/{path}")))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "control {path}: {}", r.status());
+    }
+
+    async fn stat(&self, key: &str) -> u64 {
+        let stats: Value = self
+            .http
+            .get(self.idp.url("__control/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stats[key].as_u64().unwrap_or(0)
+    }
+}
+
+async fn click(app: &App, css: &str) {
+    app.client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn attribute(app: &App, css: &str, name: &str) -> Option<String> {
+    app.client
+        .find(Locator::Css(css))
+        .await
+        .ok()?
+        .attr(name)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until the element's attribute has the value.
+async fn wait_for_attribute(app: &App, css: &str, name: &str, value: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let current = attribute(app, css, name).await;
+        if current.as_deref() == Some(value) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css}[{name}] is {current:?}, expected {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `interaction_status` events in the UI's log, newest first.
+async fn interaction_statuses(app: &App) -> Vec<String> {
+    app.client
+        .execute(
+            "return [...document.querySelectorAll('#events li[data-status]')]\
+               .map((li) => li.dataset.status);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
+    let idp = Idp::start().await;
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    app.screenshot("signed-out").await;
+
+    click(&app, "#sign-in").await;
+    let popup = app.wait_for_popup(WAIT).await;
+    app.client.switch_to_window(popup.clone()).await.unwrap();
+    let title = app.client.title().await.unwrap();
+    assert!(title.contains("Sign in"), "the provider's page: {title}");
+    app.screenshot("popup-sign-in").await;
+    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
+        .await;
+
+    app.wait_for_text("#profile-name", WAIT, |t| t == "Ada Lovelace")
+        .await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+    wait_for_attribute(&app, "#token-source", "data-source", "interactive").await;
+    assert_eq!(
+        attribute(&app, "#profile-photo", "hidden").await,
+        None,
+        "ada's photo is shown"
+    );
+    app.screenshot("signed-in").await;
+    assert_eq!(idp.stat("login:credentials").await, 1);
+
+    // The refresh token dies; the provider session (the popup's cookie) lives on.
+    idp.control("users/ada@tessera.test/refresh-tokens/revoke")
+        .await;
+    let statuses_before = interaction_statuses(&app).await.len();
+    click(&app, "#force-refresh").await;
+    wait_for_attribute(&app, "#token-source", "data-source", "silent_sso").await;
+    assert_eq!(
+        idp.stat("authorize:prompt=none").await,
+        1,
+        "one prompt=none request"
+    );
+    assert_eq!(
+        idp.stat("login:credentials").await,
+        1,
+        "no sign-in page was answered"
+    );
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "the hidden window is gone"
+    );
+    // The engine reported the hidden window's work, and no popup or redirect, for this request.
+    let statuses = interaction_statuses(&app).await;
+    let recent = &statuses[..statuses.len() - statuses_before];
+    assert!(
+        !recent.iter().any(|s| s == "popup" || s == "redirect"),
+        "no visible interaction: {recent:?}"
+    );
+    assert!(recent.iter().any(|s| s == "silent"), "{recent:?}");
+    app.screenshot("silent-sso").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
+    let idp = Idp::start().await;
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    click(&app, "#sign-in").await;
+    let popup = app.wait_for_popup(WAIT).await;
+
+    // The UI disables its buttons; a second request straight through IPC is refused at once.
+    let second = app
+        .invoke("sign_in", json!({ "mode": "popup" }))
+        .await
+        .unwrap_err();
+    assert_eq!(second["kind"], "interaction_in_progress", "{second}");
+    assert_eq!(
+        app.windows().await.len(),
+        2,
+        "no second window for the refused request"
+    );
+
+    // The popup's title is the provider's host, so the user knows where they sign in.
+    let host = idp.idp.authority().host_str().unwrap().to_owned();
+    let popup_title = format!("Sign in — {host}");
+    app.close_window_as_user(&popup_title);
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.is_open(&popup).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the popup did not close"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_attribute(&app, "#banner", "data-kind", "user_cancelled").await;
+    app.screenshot("sign-in-cancelled").await;
+    // The main window kept its state and works: a new sign-in opens a new popup.
+    app.wait_for_text("#authority", WAIT, |t| t.starts_with("http://127.0.0.1:"))
+        .await;
+    click(&app, "#sign-in").await;
+    let again = app.wait_for_popup(WAIT).await;
+    app.sign_in_in_popup(&again, "alan@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
+        .await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_system_browser_mode_signs_in_through_the_loopback_redirect() {
+    let idp = Idp::start().await;
+    let browser = tessera_e2e::workspace_binary("tessera-browser");
+    let app = App::launch_with_env(&[
+        ("TESSERA_AUTHORITY", &idp.authority()),
+        ("BROWSER", &browser.to_string_lossy()),
+        ("TESSERA_BROWSER_USER", "alan@tessera.test"),
+    ])
+    .await;
+    app.wait_for_text("#sign-in-browser", WAIT, |t| t.contains("browser"))
+        .await;
+    click(&app, "#sign-in-browser").await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
+        .await;
+    wait_for_attribute(&app, "#token-source", "data-source", "interactive").await;
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "no window of the app's own was used"
+    );
+    assert_eq!(
+        app.invoke("redirect_result", json!({})).await.unwrap(),
+        Value::Null,
+        "the UI took the result"
+    );
+    app.screenshot("signed-in-browser").await;
+    app.close().await;
+}
