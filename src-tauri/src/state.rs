@@ -136,3 +136,40 @@ impl RedirectSlot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_browser_sign_in_result_waits_for_the_ui_and_is_delivered_once() {
+        let slot = Arc::new(RedirectSlot::default());
+        assert_eq!(slot.take().await, None, "nothing started");
+        let sender = slot.start();
+        // A UI that (re)loads while the browser is out waits for the outcome.
+        let waiting = {
+            let slot = slot.clone();
+            tokio::spawn(async move { slot.take().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let outcome = Err(CommandError::new("user_cancelled", "closed"));
+        slot.finish(&sender, outcome.clone());
+        assert_eq!(waiting.await.unwrap(), Some(outcome));
+        assert_eq!(slot.take().await, None, "delivered once");
+
+        // Finished while no UI asked: kept until one does.
+        let sender = slot.start();
+        slot.finish(&sender, Err(CommandError::new("timeout", "late")));
+        assert_eq!(slot.take().await.unwrap().unwrap_err().kind, "timeout");
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_task_that_vanishes_is_reported_not_waited_for_forever() {
+        let slot = RedirectSlot::default();
+        drop(slot.start());
+        let outcome = slot.take().await.expect("an outcome");
+        assert_eq!(outcome.unwrap_err().kind, "user_cancelled");
+    }
+}

@@ -250,3 +250,70 @@ async fn the_system_browser_mode_signs_in_through_the_loopback_redirect() {
     app.screenshot("signed-in-browser").await;
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_sign_in_page_ends_the_sign_in_with_a_network_error_at_once() {
+    let idp = Idp::start().await;
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    // The provider drops the connection of the next authorize request, as an unreachable one.
+    let fault = json!({ "target": "authorize", "kind": "reset", "count": 1 });
+    let r = idp
+        .http
+        .post(idp.idp.url("__control/faults"))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let started = std::time::Instant::now();
+    click(&app, "#sign-in").await;
+    wait_for_attribute(&app, "#banner", "data-kind", "network").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "well before the 5-minute time limit"
+    );
+    app.wait_for_text("#banner-message", WAIT, |t| {
+        t.contains("could not be loaded")
+    })
+    .await;
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "the failed window is closed"
+    );
+    app.screenshot("sign-in-unreachable").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_hands_over_to_the_first_and_exits() {
+    let idp = Idp::start().await;
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    let mut second = std::process::Command::new(tessera_e2e::workspace_binary("tessera"))
+        .env("TESSERA_AUTHORITY", idp.authority())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second instance kept running instead of handing over");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        status.success(),
+        "the second instance exits cleanly: {status}"
+    );
+    // The first is still there and working.
+    assert_eq!(app.invoke("accounts", json!({})).await.unwrap(), json!([]));
+    app.close().await;
+}
