@@ -18,12 +18,13 @@ let busyReasons = 0;
 
 // ---- busy state: buttons are disabled while a sign-in or network call is pending ----
 
-async function busy(label, work) {
+async function busy(label, work, cancellable = false) {
   busyReasons += 1;
-  $("busy").textContent = label;
+  $("busy-label").textContent = label;
   $("busy").hidden = false;
+  $("busy-cancel").hidden = !cancellable;
   document.body.classList.add("is-busy");
-  for (const button of document.querySelectorAll("button:not(#banner-dismiss)")) {
+  for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
     button.disabled = true;
   }
   try {
@@ -32,8 +33,11 @@ async function busy(label, work) {
     busyReasons -= 1;
     if (busyReasons === 0) {
       $("busy").hidden = true;
+      $("busy-cancel").hidden = true;
       document.body.classList.remove("is-busy");
-      for (const button of document.querySelectorAll("button")) button.disabled = false;
+      for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
+        button.disabled = false;
+      }
     }
   }
 }
@@ -179,16 +183,19 @@ async function signIn(mode, prompt = null) {
     mode === "redirect"
       ? "Waiting for you to finish signing in in your browser…"
       : "Waiting for you to finish signing in in the Tessera window…";
-  await busy(label, () => api.signIn(mode, prompt));
-  if (mode === "redirect") {
-    // Delivered here already: take it out of the shell's redirect slot.
-    await api.redirectResult().catch(() => null);
+  try {
+    await busy(label, () => api.signIn(mode, prompt), true);
+  } finally {
+    if (mode === "redirect") {
+      // Delivered here already, success or failure: take it out of the shell's redirect slot.
+      await api.redirectResult().catch(() => null);
+    }
   }
   await refresh();
 }
 
 async function signInAgain() {
-  await busy("Signing you in again…", () => api.acquireToken(preferredMode));
+  await busy("Signing you in again…", () => api.acquireToken(preferredMode), true);
   await refresh();
 }
 
@@ -327,6 +334,7 @@ $("sign-out-everywhere").onclick = () =>
 $("get-token-silently").onclick = () => run(() => getToken(false));
 $("force-refresh").onclick = () => run(() => getToken(true));
 $("banner-dismiss").onclick = clearError;
+$("busy-cancel").onclick = () => api.cancelSignIn();
 $("settings-form").onsubmit = saveSettings;
 setInterval(tickExpiry, 1000);
 

@@ -90,9 +90,7 @@ pub async fn token<R: Runtime>(
             interactive(app, state, &ask, claims_needed, account.as_ref(), started).await?
         }
     };
-    state
-        .auth
-        .set_active_account(Some(&result.account.home_account_id))?;
+    make_active(state, &result.account)?;
     let shown = state
         .last_token
         .lock()
@@ -106,6 +104,17 @@ pub async fn token<R: Runtime>(
         record(state, &result, started);
     }
     Ok(result)
+}
+
+/// The account just used becomes the active one (an event only when that changes it).
+fn make_active(state: &AppState, account: &Account) -> Result<(), CommandError> {
+    let active = state.auth.active_account();
+    if active.is_some_and(|a| a.home_account_id == account.home_account_id) {
+        return Ok(());
+    }
+    Ok(state
+        .auth
+        .set_active_account(Some(&account.home_account_id))?)
 }
 
 /// Saves what the token panel shows.
@@ -151,9 +160,7 @@ async fn interactive<R: Runtime>(
     bring_main_to_front(app);
     let recorded = match &outcome {
         Ok(result) => {
-            state
-                .auth
-                .set_active_account(Some(&result.account.home_account_id))?;
+            make_active(state, &result.account)?;
             Ok(record(state, result, started))
         }
         Err(error) => Err(error.clone()),

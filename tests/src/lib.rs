@@ -125,11 +125,31 @@ impl App {
         }
     }
 
-    /// Closes the top-level window titled `title` the way a user's click on its close button
+    /// Closes the window `handle`, titled `title`, the way a user's click on its close button
     /// does: the window manager sends it `WM_DELETE_WINDOW` (there is no window manager under
-    /// Xvfb, so the test sends it).
-    pub fn close_window_as_user(&self, title: &str) {
-        close_x11_window(title).unwrap_or_else(|e| panic!("close the window {title:?}: {e}"));
+    /// Xvfb, so the test sends it, again every few seconds until the window is gone).
+    pub async fn close_window_as_user(&self, handle: &WindowHandle, title: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut attempt = 0;
+        while self.is_open(handle).await {
+            assert!(
+                Instant::now() < deadline,
+                "the window {title:?} did not close after {attempt} WM_DELETE_WINDOW messages"
+            );
+            if attempt > 0 {
+                eprintln!("tessera-e2e: {title:?} still open; sending WM_DELETE_WINDOW again");
+            }
+            let sent = close_x11_window(title)
+                .unwrap_or_else(|e| panic!("close the window {title:?}: {e}"));
+            attempt += 1;
+            let next = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < next && self.is_open(handle).await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if sent > 1 {
+                eprintln!("tessera-e2e: {sent} X windows are titled {title:?}");
+            }
+        }
     }
 
     /// Whether `window` still exists.
@@ -316,7 +336,8 @@ impl App {
     }
 }
 
-fn close_x11_window(title: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// Sends `WM_DELETE_WINDOW` to every top-level X window titled `title`; returns how many.
+fn close_x11_window(title: &str) -> Result<usize, Box<dyn std::error::Error>> {
     use x11rb::connection::Connection;
     use x11rb::protocol::xproto::{AtomEnum, ClientMessageEvent, ConnectionExt, EventMask};
     let (connection, screen) = x11rb::connect(None)?;
@@ -333,6 +354,7 @@ fn close_x11_window(title: &str) -> Result<(), Box<dyn std::error::Error>> {
         atom("_NET_WM_NAME")?,
         atom("UTF8_STRING")?,
     );
+    let mut sent = 0;
     for window in connection.query_tree(root)?.reply()?.children {
         let name = connection
             .get_property(false, window, net_wm_name, utf8, 0, 1024)?
@@ -349,11 +371,14 @@ fn close_x11_window(title: &str) -> Result<(), Box<dyn std::error::Error>> {
         if String::from_utf8_lossy(&name) == title {
             let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
             connection.send_event(false, window, EventMask::NO_EVENT, event)?;
-            connection.flush()?;
-            return Ok(());
+            sent += 1;
         }
     }
-    Err(format!("no top-level window is titled {title:?}").into())
+    connection.flush()?;
+    if sent == 0 {
+        return Err(format!("no top-level window is titled {title:?}").into());
+    }
+    Ok(sent)
 }
 
 /// Panics with the fix when a prerequisite is missing, so that no test passes by not running.

@@ -171,6 +171,19 @@ async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
     );
     assert!(recent.iter().any(|s| s == "silent"), "{recent:?}");
     app.screenshot("silent-sso").await;
+
+    // "Sign out everywhere": the account goes, and the provider session with it (the hidden
+    // window loads the end-session URL), so the next sign-in asks for credentials again.
+    click(&app, "#sign-out-everywhere").await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    assert_eq!(idp.stat("logout").await, 1);
+    assert_eq!(app.invoke("accounts", json!({})).await.unwrap(), json!([]));
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "the sign-out window is gone"
+    );
     app.close().await;
 }
 
@@ -198,15 +211,7 @@ async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
     // The popup's title is the provider's host, so the user knows where they sign in.
     let host = idp.idp.authority().host_str().unwrap().to_owned();
     let popup_title = format!("Sign in — {host}");
-    app.close_window_as_user(&popup_title);
-    let deadline = std::time::Instant::now() + WAIT;
-    while app.is_open(&popup).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the popup did not close"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.close_window_as_user(&popup, &popup_title).await;
     wait_for_attribute(&app, "#banner", "data-kind", "user_cancelled").await;
     app.screenshot("sign-in-cancelled").await;
     // The main window kept its state and works: a new sign-in opens a new popup.
@@ -315,5 +320,28 @@ async fn a_second_launch_hands_over_to_the_first_and_exits() {
     );
     // The first is still there and working.
     assert_eq!(app.invoke("accounts", json!({})).await.unwrap(), json!([]));
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
+    let idp = Idp::start().await;
+    // A "browser" that opens nothing: the user never comes back.
+    let app =
+        App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority()), ("BROWSER", "true")]).await;
+    app.wait_for_text("#sign-in-browser", WAIT, |t| t.contains("browser"))
+        .await;
+    click(&app, "#sign-in-browser").await;
+    app.wait_for_text("#busy-label", WAIT, |t| t.contains("browser"))
+        .await;
+    app.screenshot("waiting-for-browser").await;
+    click(&app, "#busy-cancel").await;
+    wait_for_attribute(&app, "#banner", "data-kind", "user_cancelled").await;
+    assert_eq!(
+        app.invoke("redirect_result", json!({})).await.unwrap(),
+        Value::Null,
+        "the UI took the outcome"
+    );
+    assert_eq!(idp.stat("token").await, 0, "no code was redeemed");
     app.close().await;
 }

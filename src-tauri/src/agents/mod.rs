@@ -70,7 +70,12 @@ async fn run_window<R: Runtime>(
             true
         }
     };
-    let window = open_window(app, &spec, request.authorize_url, on_navigation)?;
+    let window = DestroyOnDrop(open_window(
+        app,
+        &spec,
+        request.authorize_url,
+        on_navigation,
+    )?);
     {
         let outcome = outcome.clone();
         window.on_window_event(move |event| {
@@ -81,12 +86,29 @@ async fn run_window<R: Runtime>(
     }
     watch_webview(&window, outcome.clone(), redirect_uri);
     let result = tokio::time::timeout(spec.time_limit, receiver).await;
-    let _ = window.destroy();
+    drop(window);
     match result {
         Err(_) => Err(AgentError::Timeout),
         // The sender went with the window without a word: it was closed.
         Ok(Err(_)) => Err(AgentError::Cancelled),
         Ok(Ok(outcome)) => outcome,
+    }
+}
+
+/// Destroys the window however the wait ends, including when the engine drops the request
+/// (`cancel_interaction`), so no sign-in window outlives its request.
+struct DestroyOnDrop<R: Runtime>(tauri::WebviewWindow<R>);
+
+impl<R: Runtime> std::ops::Deref for DestroyOnDrop<R> {
+    type Target = tauri::WebviewWindow<R>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<R: Runtime> Drop for DestroyOnDrop<R> {
+    fn drop(&mut self) {
+        let _ = self.0.destroy();
     }
 }
 
