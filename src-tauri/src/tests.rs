@@ -10,7 +10,7 @@ use crate::command_list::COMMANDS;
 use crate::provider::{Endpoints, Provider, ProviderChoice};
 use crate::{app_builder, labels, About, AppState};
 
-fn app() -> tauri::App<MockRuntime> {
+pub(crate) fn app() -> tauri::App<MockRuntime> {
     let endpoints = Endpoints {
         authority: "https://login.microsoftonline.com/organizations"
             .parse()
@@ -117,7 +117,8 @@ fn every_listed_command_is_handled_and_allowed_on_main() {
 fn windows_other_than_main_are_refused_every_command() {
     let app = app();
     // Labels of the sign-in popup and the hidden silent-SSO window, which show the IdP's pages.
-    for label in ["auth-popup", "auth-silent", "anything-else"] {
+    let silent = format!("{}1", labels::SILENT_PREFIX);
+    for label in [labels::POPUP, silent.as_str(), "anything-else"] {
         let other = window(&app, label);
         for cmd in COMMANDS {
             let err = invoke(&other, cmd, json!({}))

@@ -15,6 +15,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use tokio::sync::{Mutex, MutexGuard};
 
+/// How long a new WebDriver session (starting the app) may take before it is retried.
+const SESSION_TIME_LIMIT: Duration = Duration::from_secs(45);
+
 /// One app on the display at a time: two would fight over focus and the 2-core CPU.
 static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
@@ -26,6 +29,7 @@ pub struct App {
     /// The main window's WebDriver handle.
     pub main: WindowHandle,
     driver: Driver,
+    env: Vec<(String, String)>,
     _data_home: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
@@ -40,9 +44,34 @@ impl App {
     /// Like [`App::launch`], with extra environment variables for the app (`TESSERA_*`).
     pub async fn launch_with_env(env: &[(&str, &str)]) -> App {
         let turn = ONE_APP_AT_A_TIME.lock().await;
+        let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
+        App::launch_in(data_home, turn, env).await
+    }
+
+    /// Quits the app and starts it again with the same folders and environment, as a user who
+    /// closes the app and opens it later.
+    pub async fn restart(self) -> App {
+        let App {
+            client,
+            main: _,
+            driver,
+            env,
+            _data_home,
+            _turn,
+        } = self;
+        let _ = client.close().await;
+        drop(driver);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        App::launch_in(_data_home, _turn, &env).await
+    }
+
+    async fn launch_in(
+        data_home: tempfile::TempDir,
+        turn: MutexGuard<'static, ()>,
+        env: &[(&str, &str)],
+    ) -> App {
         require_environment();
         let binary = app_binary();
-        let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         capabilities.insert(
@@ -56,10 +85,16 @@ impl App {
         let (client, driver) = loop {
             let driver = Driver::start(data_home.path(), env);
             // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
-            let session = ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&format!("http://127.0.0.1:{}", driver.port))
-                .await;
+            let mut builder = ClientBuilder::new(HttpConnector::new());
+            builder.capabilities(capabilities.clone());
+            let url = format!("http://127.0.0.1:{}", driver.port);
+            let connect = builder.connect(&url);
+            // A new session normally takes about a second; one that hangs is retried like one
+            // that fails (seen once: WebKitWebDriver sat on the request for five minutes).
+            let session = match tokio::time::timeout(SESSION_TIME_LIMIT, connect).await {
+                Ok(session) => session.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {SESSION_TIME_LIMIT:?}")),
+            };
             match session {
                 Ok(client) => break (client, driver),
                 Err(err) if attempt < 3 => {
@@ -81,6 +116,10 @@ impl App {
             client,
             main,
             driver,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _data_home: data_home,
             _turn: turn,
         }
@@ -326,6 +365,7 @@ impl App {
             client,
             main: _,
             driver,
+            env: _,
             _data_home,
             _turn,
         } = self;

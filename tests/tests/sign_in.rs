@@ -345,3 +345,33 @@ async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
     assert_eq!(idp.stat("token").await, 0, "no code was redeemed");
     app.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_provider_session_survives_a_restart_in_the_webview_store() {
+    let idp = Idp::start().await;
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    click(&app, "#sign-in").await;
+    let popup = app.wait_for_popup(WAIT).await;
+    // "Stay signed in: yes" (the scripted answer) makes the provider's cookie persistent.
+    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+
+    // Tokens are kept in memory only until the encrypted cache lands (#6), so the restarted
+    // app is signed out; the provider session in the webview store is not.
+    let app = app.restart().await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    click(&app, "#sign-in").await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+    assert_eq!(
+        idp.stat("login:credentials").await,
+        1,
+        "the second sign-in used the session, no password typed"
+    );
+    app.close().await;
+}

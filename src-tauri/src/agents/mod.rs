@@ -246,7 +246,32 @@ fn watch_webview<R: Runtime>(
 #[cfg(test)]
 mod tests {
     use super::is_redirect;
+    use std::time::Duration;
+    use tessera_auth::{AgentError, AgentRequest, InteractiveAgent};
     use url::Url;
+
+    fn request() -> AgentRequest {
+        AgentRequest {
+            authorize_url: Url::parse("https://login.example.com/authorize?state=s").unwrap(),
+            redirect_uri: Url::parse(tessera_auth::NATIVE_CLIENT_REDIRECT_URI).unwrap(),
+        }
+    }
+
+    // The mock runtime's windows never navigate: exactly the provider that never answers.
+    #[test]
+    fn a_sign_in_window_without_an_answer_ends_at_its_time_limit() {
+        let app = crate::tests::app();
+        let popup = super::PopupAgent::new(
+            app.handle().clone(),
+            request().redirect_uri,
+            Duration::from_millis(300),
+        );
+        let started = std::time::Instant::now();
+        let outcome = tauri::async_runtime::block_on(popup.authorize(request()));
+        assert_eq!(outcome, Err(AgentError::Timeout));
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(popup.redirect_uri(), request().redirect_uri);
+    }
 
     #[test]
     fn only_the_redirect_uri_itself_is_intercepted() {
