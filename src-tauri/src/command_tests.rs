@@ -22,7 +22,6 @@ struct World {
     app: tauri::App<MockRuntime>,
     main: tauri::WebviewWindow<MockRuntime>,
     dir: tempfile::TempDir,
-    http: reqwest::Client,
 }
 
 fn world() -> World {
@@ -44,7 +43,6 @@ fn world() -> World {
         app,
         main,
         dir,
-        http: reqwest::Client::new(),
     }
 }
 
@@ -74,17 +72,7 @@ impl World {
     }
 
     fn stat(&self, key: &str) -> u64 {
-        let stats: Value = tauri::async_runtime::block_on(async {
-            self.http
-                .get(self.idp.url("__control/stats"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        stats[key].as_u64().unwrap_or(0)
+        tauri::async_runtime::block_on(self.idp.stat(key)).unwrap()
     }
 }
 

@@ -2,13 +2,16 @@
 //! engine (through [`acquire`](crate::acquire) for tokens), map the result to a DTO. No token
 //! ever crosses: the UI gets statuses, profiles and photos.
 
+use std::future::Future;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_store::StoreExt;
+use tessera_auth::secret::AccessToken;
 use tessera_auth::Prompt;
-use tessera_graph::{with_token, Profile, TokenNeed, PROFILE_SCOPES};
+use tessera_graph::{with_token, GraphError, Profile, TokenNeed, PROFILE_SCOPES};
 
 use crate::acquire::{self, Ask};
 use crate::agents;
@@ -230,19 +233,11 @@ pub async fn profile<R: Runtime>(
     state: State<'_, AppState>,
     interaction: Option<Interaction>,
 ) -> Result<Profile, CommandError> {
-    let state = &*state;
-    let app = &app;
-    let interaction = interaction.unwrap_or(Interaction::None);
-    let profile = with_token(
-        |need| async move {
-            acquire::token(app, state, graph_ask(need, interaction))
-                .await
-                .map(|result| result.access_token)
-        },
-        |token| async move { state.graph.me(&token).await },
-    )
-    .await?;
-    Ok(profile)
+    let graph = &state.graph;
+    with_graph_token(&app, &state, interaction, |token| async move {
+        graph.me(&token).await
+    })
+    .await
 }
 
 /// The active account's photo as a `data:` URL, or `null` when the user has none.
@@ -252,17 +247,10 @@ pub async fn profile_photo<R: Runtime>(
     state: State<'_, AppState>,
     interaction: Option<Interaction>,
 ) -> Result<Option<String>, CommandError> {
-    let state = &*state;
-    let app = &app;
-    let interaction = interaction.unwrap_or(Interaction::None);
-    let photo = with_token(
-        |need| async move {
-            acquire::token(app, state, graph_ask(need, interaction))
-                .await
-                .map(|result| result.access_token)
-        },
-        |token| async move { state.graph.photo(&token).await },
-    )
+    let graph = &state.graph;
+    let photo = with_graph_token(&app, &state, interaction, |token| async move {
+        graph.photo(&token).await
+    })
     .await?;
     Ok(photo.map(|photo| {
         format!(
@@ -273,14 +261,31 @@ pub async fn profile_photo<R: Runtime>(
     }))
 }
 
-fn graph_ask(need: TokenNeed, interaction: Interaction) -> Ask {
-    Ask {
-        scopes: PROFILE_SCOPES.iter().map(|s| s.to_string()).collect(),
-        need,
-        interaction,
-        prompt: None,
-        explicit: false,
-    }
+/// One Graph call with a Graph token from the pattern, retried once as `with_token` decides.
+async fn with_graph_token<R: Runtime, T, C, F>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    interaction: Option<Interaction>,
+    call: C,
+) -> Result<T, CommandError>
+where
+    C: FnMut(AccessToken) -> F,
+    F: Future<Output = Result<T, GraphError>>,
+{
+    let interaction = interaction.unwrap_or(Interaction::None);
+    let acquire = |need| async move {
+        let ask = Ask {
+            scopes: PROFILE_SCOPES.iter().map(|s| s.to_string()).collect(),
+            need,
+            interaction,
+            prompt: None,
+            explicit: false,
+        };
+        acquire::token(app, state, ask)
+            .await
+            .map(|result| result.access_token)
+    };
+    Ok(with_token(acquire, call).await?)
 }
 
 /// Where the last token came from, its expiry, scopes, authority and correlation id.

@@ -74,6 +74,12 @@ impl App {
         let binary = app_binary();
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
+        // Bounds every WebDriver wait well under the defaults (page load 300 s), so a stuck
+        // command fails the test in seconds instead of holding the suite.
+        capabilities.insert(
+            "timeouts".into(),
+            json!({ "pageLoad": 30_000, "script": 30_000, "implicit": 0 }),
+        );
         capabilities.insert(
             "tauri:options".into(),
             json!({ "application": binary.to_string_lossy() }),
@@ -277,17 +283,23 @@ impl App {
     /// closed), so the next look is at the next page.
     async fn submit(&self, css: &str, window: &WindowHandle) {
         eprintln!("tessera-e2e: submit {css}");
-        let _ = self
+        // The click is made by the page itself, after this script has returned: WebDriver's
+        // own click waits for the navigation it starts, and the last one ends with the window
+        // destroyed (the app caught the redirect), which WebKitWebDriver may wait on for its
+        // whole page-load time limit.
+        let clicked = self
             .client
-            .execute("window.__tesseraPageSeen = true;", vec![])
-            .await;
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css} on the sign-in page: {e}"))
-            .click()
+            .execute(
+                "const button = document.querySelector(arguments[0]);\
+                 if (!button) return false;\
+                 window.__tesseraPageSeen = true;\
+                 setTimeout(() => button.click(), 0);\
+                 return true;",
+                vec![json!(css)],
+            )
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        assert_eq!(clicked, json!(true), "{css} is not on the sign-in page");
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.is_open(window).await {
             let same_page = self

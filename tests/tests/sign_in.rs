@@ -15,14 +15,12 @@ const WAIT: Duration = Duration::from_secs(30);
 
 struct Idp {
     idp: RunningIdp,
-    http: reqwest::Client,
 }
 
 impl Idp {
     async fn start() -> Idp {
         Idp {
             idp: tessera_idp::start(IdpOptions::default()).await.unwrap(),
-            http: reqwest::Client::new(),
         }
     }
 
@@ -30,28 +28,28 @@ impl Idp {
         self.idp.authority().to_string()
     }
 
-    async fn control(&self, path: &str) {
-        let r = self
-            .http
-            .post(self.idp.url(&format!("__control/{path}")))
-            .json(&json!({}))
-            .send()
+    async fn control(&self, path: &str, body: Value) {
+        self.idp
+            .control(reqwest::Method::POST, path, body)
             .await
             .unwrap();
-        assert!(r.status().is_success(), "control {path}: {}", r.status());
     }
 
     async fn stat(&self, key: &str) -> u64 {
-        let stats: Value = self
-            .http
-            .get(self.idp.url("__control/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats[key].as_u64().unwrap_or(0)
+        self.idp.stat(key).await.unwrap()
+    }
+
+    /// The app on this provider, with `username` signed in through the popup.
+    async fn app_signed_in(&self, username: &str) -> App {
+        let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &self.authority())]).await;
+        app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+            .await;
+        click(&app, "#sign-in").await;
+        let popup = app.wait_for_popup(WAIT).await;
+        app.sign_in_in_popup(&popup, username, "tessera").await;
+        app.wait_for_text("#profile-upn", WAIT, |t| t == username)
+            .await;
+        app
     }
 }
 
@@ -142,7 +140,7 @@ async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
     assert_eq!(idp.stat("login:credentials").await, 1);
 
     // The refresh token dies; the provider session (the popup's cookie) lives on.
-    idp.control("users/ada@tessera.test/refresh-tokens/revoke")
+    idp.control("users/ada@tessera.test/refresh-tokens/revoke", json!({}))
         .await;
     let statuses_before = interaction_statuses(&app).await.len();
     click(&app, "#force-refresh").await;
@@ -263,15 +261,11 @@ async fn an_unreachable_sign_in_page_ends_the_sign_in_with_a_network_error_at_on
     app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
         .await;
     // The provider drops the connection of the next authorize request, as an unreachable one.
-    let fault = json!({ "target": "authorize", "kind": "reset", "count": 1 });
-    let r = idp
-        .http
-        .post(idp.idp.url("__control/faults"))
-        .json(&fault)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    idp.control(
+        "faults",
+        json!({ "target": "authorize", "kind": "reset", "count": 1 }),
+    )
+    .await;
     let started = std::time::Instant::now();
     click(&app, "#sign-in").await;
     wait_for_attribute(&app, "#banner", "data-kind", "network").await;
@@ -349,16 +343,8 @@ async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_provider_session_survives_a_restart_in_the_webview_store() {
     let idp = Idp::start().await;
-    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
-    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
-        .await;
-    click(&app, "#sign-in").await;
-    let popup = app.wait_for_popup(WAIT).await;
-    // "Stay signed in: yes" (the scripted answer) makes the provider's cookie persistent.
-    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
-        .await;
-    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
-        .await;
+    // "Stay signed in: yes" (what the harness answers) makes the provider's cookie persistent.
+    let app = idp.app_signed_in("ada@tessera.test").await;
 
     // Tokens are kept in memory only until the encrypted cache lands (#6), so the restarted
     // app is signed out; the provider session in the webview store is not.

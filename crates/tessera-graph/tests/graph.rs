@@ -14,7 +14,6 @@ struct World {
     idp: RunningIdp,
     app: PublicClientApplication,
     graph: GraphClient,
-    http: reqwest::Client,
 }
 
 async fn signed_in(username: &str) -> (World, tessera_auth::Account) {
@@ -30,12 +29,7 @@ async fn signed_in(username: &str) -> (World, tessera_auth::Account) {
         .unwrap()
         .account;
     let graph = GraphClient::new(idp.graph_url()).unwrap();
-    let world = World {
-        idp,
-        app,
-        graph,
-        http: reqwest::Client::new(),
-    };
+    let world = World { idp, app, graph };
     (world, account)
 }
 
@@ -55,27 +49,11 @@ impl World {
     }
 
     async fn control(&self, method: reqwest::Method, path: &str, body: Value) {
-        let r = self
-            .http
-            .request(method, self.idp.url(&format!("__control/{path}")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "control {path}: {}", r.status());
+        self.idp.control(method, path, body).await.unwrap();
     }
 
     async fn stat(&self, key: &str) -> u64 {
-        let stats: Value = self
-            .http
-            .get(self.idp.url("__control/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats[key].as_u64().unwrap_or(0)
+        self.idp.stat(key).await.unwrap()
     }
 }
 

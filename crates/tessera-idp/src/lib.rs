@@ -147,6 +147,37 @@ impl RunningIdp {
             .unwrap_or_else(|_| self.base.clone())
     }
 
+    /// Calls the control API (`{base}__control/{path}`) and returns its JSON answer; a non-2xx
+    /// status is an error with the body. For tests, which drive the provider through it.
+    pub async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let url = self.url(&format!("__control/{}", path.trim_start_matches('/')));
+        let response = reqwest::Client::new()
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("control {path}: {e}"))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("control {path}: {status}: {text}"));
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// One request counter of `/__control/stats` (0 when never counted).
+    pub async fn stat(&self, key: &str) -> Result<u64, String> {
+        let stats = self
+            .control(reqwest::Method::GET, "stats", serde_json::Value::Null)
+            .await?;
+        Ok(stats[key].as_u64().unwrap_or(0))
+    }
+
     /// Stops serving and waits for the server task to end.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {

@@ -139,16 +139,7 @@ impl World {
     }
 
     async fn stat(&self, key: &str) -> u64 {
-        let stats: Value = self
-            .http
-            .get(self.idp.url("__control/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        stats[key].as_u64().unwrap_or(0)
+        self.idp.stat(key).await.unwrap()
     }
 
     async fn me(&self, token: &str) -> reqwest::Response {
