@@ -38,12 +38,21 @@ pub struct Ask {
     pub explicit: bool,
 }
 
+/// A token and what the UI may know of it.
+#[derive(Debug)]
+pub struct Granted {
+    /// The engine's result, token included: it stays in the shell.
+    pub result: AuthenticationResult,
+    /// Its status, for the UI.
+    pub status: TokenStatus,
+}
+
 /// A token for the active account (or a new sign-in), recorded for the token panel.
 pub async fn token<R: Runtime>(
     app: &AppHandle<R>,
     state: &AppState,
     ask: Ask,
-) -> Result<AuthenticationResult, CommandError> {
+) -> Result<Granted, CommandError> {
     let started = Instant::now();
     let account = state.auth.active_account();
     let claims_needed = match &ask.need {
@@ -100,10 +109,11 @@ pub async fn token<R: Runtime>(
         s.account.home_account_id == result.account.home_account_id
             && s.expires_on == result.expires_on
     });
+    let status = status_of(state, &result, started);
     if ask.explicit || result.source != TokenSource::Cache || !same_token {
-        record(state, &result, started);
+        *state.last_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
     }
-    Ok(result)
+    Ok(Granted { result, status })
 }
 
 /// The account just used becomes the active one (an event only when that changes it).
@@ -117,12 +127,10 @@ fn make_active(state: &AppState, account: &Account) -> Result<(), CommandError> 
         .set_active_account(Some(&account.home_account_id))?)
 }
 
-/// Saves what the token panel shows.
-fn record(state: &AppState, result: &AuthenticationResult, started: Instant) -> TokenStatus {
+/// The UI's view of a result.
+fn status_of(state: &AppState, result: &AuthenticationResult, started: Instant) -> TokenStatus {
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let status = TokenStatus::new(result, state.provider.endpoints.authority.as_str(), elapsed);
-    *state.last_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
-    status
+    TokenStatus::new(result, state.provider.endpoints.authority.as_str(), elapsed)
 }
 
 async fn interactive<R: Runtime>(
@@ -161,7 +169,7 @@ async fn interactive<R: Runtime>(
     let recorded = match &outcome {
         Ok(result) => {
             make_active(state, &result.account)?;
-            Ok(record(state, result, started))
+            Ok(status_of(state, result, started))
         }
         Err(error) => Err(error.clone()),
     };

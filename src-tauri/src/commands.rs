@@ -132,8 +132,7 @@ pub async fn acquire_token<R: Runtime>(
         prompt: None,
         explicit: true,
     };
-    acquire::token(&app, &state, ask).await?;
-    token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
+    Ok(acquire::token(&app, &state, ask).await?.status)
 }
 
 /// An interactive sign-in in `mode` (the preferred one by default); `select_account` adds
@@ -160,8 +159,7 @@ pub async fn sign_in<R: Runtime>(
         },
         explicit: true,
     };
-    acquire::token(&app, &state, ask).await?;
-    token_status(state).ok_or_else(|| CommandError::new("no_account", "no token"))
+    Ok(acquire::token(&app, &state, ask).await?.status)
 }
 
 /// The result of a system-browser sign-in not yet delivered to the UI (waiting for it while
@@ -283,7 +281,7 @@ where
         };
         acquire::token(app, state, ask)
             .await
-            .map(|result| result.access_token)
+            .map(|granted| granted.result.access_token)
     };
     Ok(with_token(acquire, call).await?)
 }
