@@ -39,11 +39,20 @@ impl Idp {
         self.idp.stat(key).await.unwrap()
     }
 
-    /// The app on this provider, with `username` signed in through the popup.
-    async fn app_signed_in(&self, username: &str) -> App {
-        let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &self.authority())]).await;
+    /// The app on this provider (plus `env`), showing its signed-out screen.
+    async fn app(&self, env: &[(&str, &str)]) -> App {
+        let authority = self.authority();
+        let mut env = env.to_vec();
+        env.push(("TESSERA_AUTHORITY", &authority));
+        let app = App::launch_with_env(&env).await;
         app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
             .await;
+        app
+    }
+
+    /// The app on this provider, with `username` signed in through the popup.
+    async fn app_signed_in(&self, username: &str) -> App {
+        let app = self.app(&[]).await;
         click(&app, "#sign-in").await;
         let popup = app.wait_for_popup(WAIT).await;
         app.sign_in_in_popup(&popup, username, "tessera").await;
@@ -112,9 +121,7 @@ async fn interaction_statuses(app: &App) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
     let idp = Idp::start().await;
-    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
-    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
-        .await;
+    let app = idp.app(&[]).await;
     app.screenshot("signed-out").await;
 
     click(&app, "#sign-in").await;
@@ -188,9 +195,7 @@ async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
     let idp = Idp::start().await;
-    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
-    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
-        .await;
+    let app = idp.app(&[]).await;
     click(&app, "#sign-in").await;
     let popup = app.wait_for_popup(WAIT).await;
 
@@ -228,13 +233,12 @@ async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
 async fn the_system_browser_mode_signs_in_through_the_loopback_redirect() {
     let idp = Idp::start().await;
     let browser = tessera_e2e::workspace_binary("tessera-browser");
-    let app = App::launch_with_env(&[
-        ("TESSERA_AUTHORITY", &idp.authority()),
-        ("BROWSER", &browser.to_string_lossy()),
-        ("TESSERA_BROWSER_USER", "alan@tessera.test"),
-    ])
-    .await;
-    app.wait_for_text("#sign-in-browser", WAIT, |t| t.contains("browser"))
+    let browser = browser.to_string_lossy();
+    let app = idp
+        .app(&[
+            ("BROWSER", &browser),
+            ("TESSERA_BROWSER_USER", "alan@tessera.test"),
+        ])
         .await;
     click(&app, "#sign-in-browser").await;
     app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
@@ -257,9 +261,7 @@ async fn the_system_browser_mode_signs_in_through_the_loopback_redirect() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_sign_in_page_ends_the_sign_in_with_a_network_error_at_once() {
     let idp = Idp::start().await;
-    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
-    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
-        .await;
+    let app = idp.app(&[]).await;
     // The provider drops the connection of the next authorize request, as an unreachable one.
     idp.control(
         "faults",
@@ -289,9 +291,7 @@ async fn an_unreachable_sign_in_page_ends_the_sign_in_with_a_network_error_at_on
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_launch_hands_over_to_the_first_and_exits() {
     let idp = Idp::start().await;
-    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority())]).await;
-    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
-        .await;
+    let app = idp.app(&[]).await;
     let mut second = std::process::Command::new(tessera_e2e::workspace_binary("tessera"))
         .env("TESSERA_AUTHORITY", idp.authority())
         .stdout(std::process::Stdio::null())
@@ -321,10 +321,7 @@ async fn a_second_launch_hands_over_to_the_first_and_exits() {
 async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
     let idp = Idp::start().await;
     // A "browser" that opens nothing: the user never comes back.
-    let app =
-        App::launch_with_env(&[("TESSERA_AUTHORITY", &idp.authority()), ("BROWSER", "true")]).await;
-    app.wait_for_text("#sign-in-browser", WAIT, |t| t.contains("browser"))
-        .await;
+    let app = idp.app(&[("BROWSER", "true")]).await;
     click(&app, "#sign-in-browser").await;
     app.wait_for_text("#busy-label", WAIT, |t| t.contains("browser"))
         .await;

@@ -385,7 +385,9 @@ async fn several_accounts_side_by_side_and_sign_out_everywhere() {
     let w = world(Flavor::Entra, &[]).await;
     let (ada_browser, ada) = w.sign_in("ada@tessera.test").await;
     // "Add another account": the same browser, the account picker, another user.
-    let alan_browser = Browser(ada_browser.0.with_script(Script::user("alan@tessera.test")));
+    let alan_browser = tessera_auth::testing::ScriptedBrowser(
+        ada_browser.0.with_script(Script::user("alan@tessera.test")),
+    );
     let request = InteractiveRequest {
         prompt: Some(tessera_auth::Prompt::SelectAccount),
         ..Default::default()

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use tessera_auth::clock::{Clock, SystemClock};
 use tessera_auth::{
     AgentError, AgentRequest, BoxFuture, CacheLookupPolicy, Classification, Config, Error,
-    InteractiveAgent, InteractiveRequest, LoopbackAgent, PublicClientApplication, SilentAgent,
-    SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+    InteractiveAgent, InteractiveRequest, LoopbackAgent, PublicClientApplication, SilentRequest,
+    TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
 use tessera_idp::user_agent::{Outcome, Script, UserAgent};
 use tessera_idp::{Flavor, IdpOptions, RunningIdp, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
@@ -38,45 +38,7 @@ impl Clock for TestClock {
 }
 
 /// The scripted browser as both agents, stopping at the native-client redirect URI.
-struct Browser(UserAgent);
-
-impl Browser {
-    fn user(username: &str) -> Browser {
-        Browser(UserAgent::new(Script::user(username)))
-    }
-
-    fn go(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        Box::pin(async move {
-            match self
-                .0
-                .sign_in(&request.authorize_url, request.redirect_uri.as_str())
-                .await
-            {
-                Ok(Outcome::Redirect(url)) => Ok(url),
-                Ok(other) => Err(AgentError::Failed(format!("unexpected outcome {other:?}"))),
-                Err(e) => Err(AgentError::Failed(e.to_string())),
-            }
-        })
-    }
-}
-
-impl InteractiveAgent for Browser {
-    fn redirect_uri(&self) -> Url {
-        Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
-    }
-    fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        self.go(request)
-    }
-}
-
-impl SilentAgent for Browser {
-    fn redirect_uri(&self) -> Url {
-        Url::parse(NATIVE_CLIENT_REDIRECT_URI).unwrap()
-    }
-    fn authorize_silently(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        self.go(request)
-    }
-}
+type Browser = tessera_auth::testing::ScriptedBrowser;
 
 struct World {
     idp: RunningIdp,
