@@ -123,7 +123,7 @@ impl Authority {
 }
 
 /// The parts of a provider's metadata the engine uses.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     /// `issuer`; Entra's multi-tenant ones contain `{tenantid}`.
     pub issuer: String,

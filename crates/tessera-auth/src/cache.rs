@@ -55,7 +55,7 @@ pub struct TenantProfile {
 }
 
 /// A cached access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct AccessTokenEntry {
     pub home_account_id: String,
     pub environment: String,
@@ -72,13 +72,13 @@ pub(crate) struct AccessTokenEntry {
 }
 
 /// A cached refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RefreshTokenEntry {
     pub secret: RefreshToken,
 }
 
 /// A cached ID token with its validated claims.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct IdTokenEntry {
     pub secret: IdToken,
     pub claims: IdTokenClaims,
@@ -101,7 +101,7 @@ pub(crate) struct CacheData {
 }
 
 /// Provider metadata as cached.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CachedMetadata {
     pub fetched_at: i64,
     pub metadata: Metadata,
@@ -128,7 +128,28 @@ pub enum CacheError {
 /// The in-memory token cache.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    data: RwLock<CacheData>,
+    data: RwLock<Contents>,
+}
+
+/// The cache and what the persisted copy held when this process last loaded or saved it:
+/// the difference between the two is this process's own changes, which a merge keeps.
+#[derive(Debug, Default)]
+struct Contents {
+    current: CacheData,
+    baseline: CacheData,
+}
+
+impl std::ops::Deref for Contents {
+    type Target = CacheData;
+    fn deref(&self) -> &CacheData {
+        &self.current
+    }
+}
+
+impl std::ops::DerefMut for Contents {
+    fn deref_mut(&mut self) -> &mut CacheData {
+        &mut self.current
+    }
 }
 
 /// `home_account_id|environment`.
@@ -198,13 +219,13 @@ pub(crate) struct CachedToken {
 }
 
 impl TokenCache {
-    fn read(&self) -> RwLockReadGuard<'_, CacheData> {
+    fn read(&self) -> RwLockReadGuard<'_, Contents> {
         self.data
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, CacheData> {
+    fn write(&self) -> RwLockWriteGuard<'_, Contents> {
         self.data
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -347,27 +368,150 @@ impl TokenCache {
     /// The whole cache as a versioned JSON blob, for the persistence layer. It contains
     /// secrets: store it encrypted.
     pub fn serialize(&self) -> Vec<u8> {
-        let envelope = Envelope {
-            version: CACHE_FORMAT_VERSION,
-            data: Some(self.read().clone()),
-        };
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        encode(&self.read().current)
     }
 
     /// Replaces the cache with a blob from [`Self::serialize`]. On error nothing changes.
     pub fn deserialize(&self, blob: &[u8]) -> Result<(), CacheError> {
-        let envelope: Envelope = serde_json::from_slice(blob).map_err(|e| {
-            CacheError::Corrupt(format!("line {}, column {}", e.line(), e.column()))
-        })?;
-        if envelope.version != CACHE_FORMAT_VERSION {
-            return Err(CacheError::UnsupportedVersion(envelope.version));
-        }
-        let data = envelope
-            .data
-            .ok_or_else(|| CacheError::Corrupt("no data".into()))?;
-        *self.write() = data;
+        let data = decode(blob)?;
+        let mut contents = self.write();
+        contents.baseline = data.clone();
+        contents.current = data;
         Ok(())
     }
+
+    /// Takes in a blob another process stored: its changes and this process's own changes
+    /// since it last loaded or saved (a three-way merge; where both changed the same entry,
+    /// this process's wins). An account removed on either side takes its tokens with it. On
+    /// error nothing changes.
+    pub fn merge_stored(&self, blob: &[u8]) -> Result<(), CacheError> {
+        let theirs = decode(blob)?;
+        let mut contents = self.write();
+        contents.current = merge(&contents.baseline, &contents.current, &theirs);
+        contents.baseline = theirs;
+        Ok(())
+    }
+
+    /// The blob to store now, and a token for [`Self::mark_saved`] once it is stored.
+    pub fn snapshot(&self) -> (Vec<u8>, SavedSnapshot) {
+        let current = self.read().current.clone();
+        (encode(&current), SavedSnapshot(current))
+    }
+
+    /// Records that the snapshot is what the persisted copy now holds.
+    pub fn mark_saved(&self, snapshot: SavedSnapshot) {
+        self.write().baseline = snapshot.0;
+    }
+}
+
+/// What [`TokenCache::snapshot`] serialised, for [`TokenCache::mark_saved`].
+#[derive(Debug)]
+pub struct SavedSnapshot(CacheData);
+
+fn encode(data: &CacheData) -> Vec<u8> {
+    let envelope = Envelope {
+        version: CACHE_FORMAT_VERSION,
+        data: Some(data.clone()),
+    };
+    serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+fn decode(blob: &[u8]) -> Result<CacheData, CacheError> {
+    let envelope: Envelope = serde_json::from_slice(blob)
+        .map_err(|e| CacheError::Corrupt(format!("line {}, column {}", e.line(), e.column())))?;
+    if envelope.version != CACHE_FORMAT_VERSION {
+        return Err(CacheError::UnsupportedVersion(envelope.version));
+    }
+    envelope
+        .data
+        .ok_or_else(|| CacheError::Corrupt("no data".into()))
+}
+
+/// Three-way merge of the cache: per entry, ours where we changed it since `base`, else theirs.
+fn merge(base: &CacheData, ours: &CacheData, theirs: &CacheData) -> CacheData {
+    let mut merged = CacheData {
+        accounts: merge_map(&base.accounts, &ours.accounts, &theirs.accounts),
+        access_tokens: BTreeMap::new(),
+        refresh_tokens: merge_map(
+            &base.refresh_tokens,
+            &ours.refresh_tokens,
+            &theirs.refresh_tokens,
+        ),
+        id_tokens: merge_map(&base.id_tokens, &ours.id_tokens, &theirs.id_tokens),
+        authority_metadata: merge_map(
+            &base.authority_metadata,
+            &ours.authority_metadata,
+            &theirs.authority_metadata,
+        ),
+    };
+    // Access tokens merge one by one (key and scopes), so two processes that fetched tokens
+    // for different APIs keep both.
+    for ((key, _), entry) in merge_map(
+        &by_target(&base.access_tokens),
+        &by_target(&ours.access_tokens),
+        &by_target(&theirs.access_tokens),
+    ) {
+        merged.access_tokens.entry(key).or_default().push(entry);
+    }
+    // Sign-out wins: no token outlives its account.
+    let signed_in = |key: &str| {
+        merged.accounts.keys().any(|account| {
+            key.strip_prefix(account.as_str())
+                .is_some_and(|rest| rest.starts_with('|'))
+        })
+    };
+    let orphans: Vec<String> = merged
+        .access_tokens
+        .keys()
+        .chain(merged.refresh_tokens.keys())
+        .chain(merged.id_tokens.keys())
+        .filter(|key| !signed_in(key))
+        .cloned()
+        .collect();
+    for key in orphans {
+        merged.access_tokens.remove(&key);
+        merged.refresh_tokens.remove(&key);
+        merged.id_tokens.remove(&key);
+    }
+    merged
+}
+
+fn merge_map<K: Ord + Clone, V: PartialEq + Clone>(
+    base: &BTreeMap<K, V>,
+    ours: &BTreeMap<K, V>,
+    theirs: &BTreeMap<K, V>,
+) -> BTreeMap<K, V> {
+    let keys: std::collections::BTreeSet<&K> = base
+        .keys()
+        .chain(ours.keys())
+        .chain(theirs.keys())
+        .collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let winner = if ours.get(key) == base.get(key) {
+                theirs.get(key)
+            } else {
+                ours.get(key)
+            };
+            winner.map(|value| (key.clone(), value.clone()))
+        })
+        .collect()
+}
+
+fn by_target(
+    tokens: &BTreeMap<String, Vec<AccessTokenEntry>>,
+) -> BTreeMap<(String, Vec<String>), AccessTokenEntry> {
+    tokens
+        .iter()
+        .flat_map(|(key, entries)| {
+            entries.iter().map(move |entry| {
+                let mut target: Vec<String> =
+                    entry.target.iter().map(|s| normalize_scope(s)).collect();
+                target.sort();
+                ((key.clone(), target), entry.clone())
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

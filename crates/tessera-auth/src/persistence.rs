@@ -1,7 +1,9 @@
 //! The one persistence trait: where the serialised cache lives is the caller's business (the
 //! app's vault: a key in the OS keyring and an encrypted file). The engine replaces its cache
 //! from it before reading and exports to it after every change (MSAL Go's `ExportReplace`), so
-//! that several processes (the app and the CLI) see each other's tokens.
+//! that several processes (the app and the CLI) see each other's tokens. A save happens under
+//! the store's cross-process lock and merges what another process stored meanwhile, so two
+//! processes signing in at once both keep their accounts.
 
 use crate::cache::CacheError;
 
@@ -12,9 +14,23 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     /// cheap when nothing changed (compare a modification time, say).
     fn load_if_changed(&self) -> Result<Option<Vec<u8>>, PersistenceError>;
 
-    /// Stores `blob` (the whole cache, secrets included: store it encrypted).
-    fn save(&self, blob: &[u8]) -> Result<(), PersistenceError>;
+    /// Stores the cache, holding the store's lock (against other processes) from before it
+    /// reads to after it writes. `merge` is given the stored blob when another process changed
+    /// it since this one last loaded or saved, and returns the blob to store: the whole cache,
+    /// secrets included, so store it encrypted. When `merge` fails with
+    /// [`PersistenceError::Cache`] the stored blob is unreadable: set it aside as
+    /// [`Self::set_aside`] does and call `merge(None)`.
+    fn save(&self, merge: &mut SaveMerge<'_>) -> Result<(), PersistenceError>;
+
+    /// Moves the stored blob out of the way, kept for inspection, because the engine cannot
+    /// read it (damaged, or written by a newer version). Returns where it went.
+    fn set_aside(&self) -> Result<Option<String>, PersistenceError> {
+        Ok(None)
+    }
 }
+
+/// The engine's side of [`CachePersistence::save`].
+pub type SaveMerge<'a> = dyn FnMut(Option<Vec<u8>>) -> Result<Vec<u8>, PersistenceError> + 'a;
 
 /// Why the cache could not be loaded or saved. The engine keeps working from memory.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,4 +41,7 @@ pub enum PersistenceError {
     /// The stored cache cannot be read.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The stored cache could not be read and was set aside; this process is signed out.
+    #[error("{0}")]
+    Unreadable(String),
 }

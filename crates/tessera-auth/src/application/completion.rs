@@ -64,6 +64,11 @@ impl PublicClientApplication {
         };
         let ext_expires_on = entry.ext_expires_on;
         let new_account = self.account(&account.home_account_id).is_none();
+        if new_account && source == TokenSource::RefreshToken {
+            // Signed out (here or in another process) while the refresh was in flight:
+            // sign-out wins, the tokens are not stored.
+            return Err(Error::AccountNotFound(account.home_account_id));
+        }
         let id_entry = match (response.id_token, &claims) {
             (Some(secret), Some(claims)) => Some(IdTokenEntry {
                 secret,

@@ -149,9 +149,24 @@ impl PublicClientApplication {
             return;
         };
         let outcome = persistence.load_if_changed().and_then(|blob| match blob {
-            Some(blob) => self.inner.cache.deserialize(&blob).map_err(Into::into),
+            Some(blob) => self.inner.cache.merge_stored(&blob).map_err(Into::into),
             None => Ok(()),
         });
+        let outcome = match outcome {
+            // Unreadable: kept aside, and this process carries on signed out (or with what it
+            // had) instead of refusing every save.
+            Err(crate::persistence::PersistenceError::Cache(error)) => {
+                let kept = match persistence.set_aside() {
+                    Ok(Some(place)) => format!(" (kept as {place})"),
+                    Ok(None) => String::new(),
+                    Err(why) => format!(" (could not be set aside: {why})"),
+                };
+                Err(crate::persistence::PersistenceError::Unreadable(format!(
+                    "{error}{kept}"
+                )))
+            }
+            other => other,
+        };
         self.record_persistence("load", outcome.err());
     }
 
@@ -195,7 +210,19 @@ impl PublicClientApplication {
         let Some(persistence) = &self.inner.persistence else {
             return;
         };
-        let outcome = persistence.save(&self.inner.cache.serialize());
+        let cache = &self.inner.cache;
+        let mut written = None;
+        let outcome = persistence.save(&mut |stored| {
+            if let Some(stored) = stored {
+                cache.merge_stored(&stored)?;
+            }
+            let (blob, snapshot) = cache.snapshot();
+            written = Some(snapshot);
+            Ok(blob)
+        });
+        if let (Ok(()), Some(snapshot)) = (&outcome, written) {
+            cache.mark_saved(snapshot);
+        }
         self.record_persistence("save", outcome.err());
     }
 

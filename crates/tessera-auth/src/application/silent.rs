@@ -14,6 +14,7 @@ use crate::cache::{Account, CachedToken};
 use crate::error::{Error, Result};
 use crate::event::{Event, InteractionStatus};
 use crate::request::{self, AuthorizeOptions};
+use crate::secret::RefreshToken;
 use crate::token_client::{self, Redemption};
 
 impl PublicClientApplication {
@@ -206,6 +207,16 @@ impl PublicClientApplication {
                     token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
                         .await?
                 }
+                // Another process (the CLI, say) redeemed the same refresh token a moment
+                // before us, and the provider refuses a spent one: use the one it stored.
+                Err(Error::InteractionRequired { .. })
+                    if self.rotated_elsewhere(account, &refresh_token) =>
+                {
+                    let Some(rotated) = self.inner.cache.refresh_token(account, client_id) else {
+                        return Ok(None);
+                    };
+                    token_client::refresh(&self.inner.http, metadata, &rotated, redemption).await?
+                }
                 other => other?,
             };
         self.complete(
@@ -221,9 +232,15 @@ impl PublicClientApplication {
         .map(Some)
     }
 
-    /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
-    /// background (MSAL's proactive refresh). Its failure changes nothing: the cached token stays
-    /// until it really expires.
+    /// Whether the persisted cache now holds another refresh token for the account than `used`.
+    fn rotated_elsewhere(&self, account: &Account, used: &RefreshToken) -> bool {
+        self.reload();
+        self.inner
+            .cache
+            .refresh_token(account, &self.inner.config.client_id)
+            .is_some_and(|current| &current != used)
+    }
+
     /// Redeems the refresh token for this request once, however many callers ask at the same
     /// time, and not at all while the provider has throttled this request.
     pub(super) async fn refresh_once(

@@ -5,7 +5,10 @@ use super::*;
 /// One persisted cache shared by several "processes", each with its own view of what it saw.
 #[derive(Debug, Default)]
 struct SharedStore {
+    /// A version number (the file's modification stamp) and the blob.
     blob: std::sync::Mutex<(u64, Option<Vec<u8>>)>,
+    /// Unreadable blobs set aside.
+    aside: std::sync::Mutex<Vec<Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -25,12 +28,38 @@ impl tessera_auth::CachePersistence for View {
         Ok(stored.1.clone())
     }
 
-    fn save(&self, blob: &[u8]) -> Result<(), tessera_auth::PersistenceError> {
+    fn save(
+        &self,
+        merge: &mut tessera_auth::SaveMerge<'_>,
+    ) -> Result<(), tessera_auth::PersistenceError> {
+        // The store's lock is held throughout, as a file lock would be.
         let mut stored = self.store.blob.lock().unwrap();
+        let mut seen = self.seen.lock().unwrap();
+        let changed = (stored.0 != *seen).then(|| stored.1.clone()).flatten();
+        let blob = match merge(changed) {
+            Err(tessera_auth::PersistenceError::Cache(_)) => {
+                if let Some(old) = stored.1.take() {
+                    self.store.aside.lock().unwrap().push(old);
+                }
+                merge(None)?
+            }
+            other => other?,
+        };
         stored.0 += 1;
-        stored.1 = Some(blob.to_vec());
-        *self.seen.lock().unwrap() = stored.0;
+        stored.1 = Some(blob);
+        *seen = stored.0;
         Ok(())
+    }
+
+    fn set_aside(&self) -> Result<Option<String>, tessera_auth::PersistenceError> {
+        let mut stored = self.store.blob.lock().unwrap();
+        let Some(old) = stored.1.take() else {
+            return Ok(None);
+        };
+        let mut aside = self.store.aside.lock().unwrap();
+        aside.push(old);
+        stored.0 += 1;
+        Ok(Some(format!("aside #{}", aside.len())))
     }
 }
 
@@ -109,6 +138,90 @@ async fn processes_sharing_a_persisted_cache_see_each_others_tokens() {
 }
 
 #[tokio::test]
+async fn two_processes_signing_in_at_once_keep_both_accounts() {
+    let w = world(Flavor::Entra, &[]).await;
+    let store = Arc::new(SharedStore::default());
+    let (a, b) = (w.second_process(&store), w.second_process(&store));
+    // Both start from the same (empty) view; neither reads before it writes.
+    let (ada, alan) = (
+        Browser::user("ada@tessera.test"),
+        Browser::user("alan@tessera.test"),
+    );
+    let (by_a, by_b) = tokio::join!(
+        a.acquire_token_interactive(InteractiveRequest::default(), &ada),
+        b.acquire_token_interactive(InteractiveRequest::default(), &alan),
+    );
+    let (by_a, by_b) = (by_a.unwrap(), by_b.unwrap());
+    let mut everyone: Vec<String> = w
+        .second_process(&store)
+        .accounts()
+        .into_iter()
+        .map(|a| a.username)
+        .collect();
+    everyone.sort();
+    assert_eq!(everyone, ["ada@tessera.test", "alan@tessera.test"]);
+
+    // A refreshes ada's Graph token while B has her consent to another API (a code, not the
+    // refresh token: the provider refuses a refresh token two processes spend at once): both
+    // tokens are kept.
+    w.advance(3600).await;
+    let graph = SilentRequest::new(by_a.account.clone(), vec![]);
+    let api_scopes = vec!["api://tessera-demo/access_as_user".to_owned()];
+    let api = SilentRequest::new(by_a.account.clone(), api_scopes.clone());
+    let consent = InteractiveRequest {
+        scopes: api_scopes,
+        login_hint: Some("ada@tessera.test".into()),
+        ..InteractiveRequest::default()
+    };
+    let (g, o) = tokio::join!(
+        a.acquire_token_silent(graph.clone(), None),
+        b.acquire_token_interactive(consent, &ada),
+    );
+    let (g, o) = (g.unwrap(), o.unwrap());
+    let third = w.second_process(&store);
+    let again_g = third.acquire_token_silent(graph, None).await.unwrap();
+    let again_o = third.acquire_token_silent(api, None).await.unwrap();
+    assert_eq!(
+        (
+            again_g.source,
+            &again_g.access_token,
+            again_o.source,
+            &again_o.access_token
+        ),
+        (
+            TokenSource::Cache,
+            &g.access_token,
+            TokenSource::Cache,
+            &o.access_token
+        )
+    );
+
+    // B refreshes alan's token slowly; meanwhile A signs alan out. Sign-out wins: no token
+    // of alan's is stored afterwards.
+    w.advance(3600).await;
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "delay", "millis": 300 }),
+    )
+    .await;
+    let alan_silent = SilentRequest::new(by_b.account.clone(), vec![]);
+    let (refreshed, ()) = tokio::join!(b.acquire_token_silent(alan_silent, None), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.remove_account(&by_b.account).unwrap();
+    });
+    assert!(
+        matches!(refreshed, Err(Error::AccountNotFound(_))),
+        "{refreshed:?}"
+    );
+    let blob = String::from_utf8(store.blob.lock().unwrap().1.clone().unwrap()).unwrap();
+    assert!(
+        !blob.contains(&by_b.account.home_account_id),
+        "alan is still stored"
+    );
+    assert_eq!(third.accounts(), vec![by_a.account.clone()]);
+}
+
+#[tokio::test]
 async fn a_damaged_persisted_cache_starts_signed_out_and_says_why() {
     let w = world(Flavor::Entra, &[]).await;
     for blob in [
@@ -116,15 +229,19 @@ async fn a_damaged_persisted_cache_starts_signed_out_and_says_why() {
         br#"{"version":42,"data":null}"#.to_vec(),
     ] {
         let store = Arc::new(SharedStore {
-            blob: std::sync::Mutex::new((1, Some(blob))),
+            blob: std::sync::Mutex::new((1, Some(blob.clone()))),
+            ..SharedStore::default()
         });
         let app = w.second_process(&store);
         assert!(app.accounts().is_empty());
         let why = app.persistence_error().expect("the load failure is kept");
         assert!(
-            why.starts_with("load: ") && (why.contains("damaged") || why.contains("version 42")),
+            why.starts_with("load: ")
+                && (why.contains("damaged") || why.contains("version 42"))
+                && why.ends_with("(kept as aside #1)"),
             "{why}"
         );
+        assert_eq!(*store.aside.lock().unwrap(), vec![blob], "nothing is lost");
         let mut events = app.subscribe();
         // Signing in works and replaces the damaged blob with a good one.
         let ada = Browser::user("ada@tessera.test");
