@@ -678,4 +678,72 @@ mod tests {
             "a failed load keeps what was there"
         );
     }
+
+    #[test]
+    fn a_merge_keeps_both_sides_changes_and_sign_out_wins() {
+        let (a, b) = (account("a"), account("b"));
+        let ours = TokenCache::default();
+        ours.save(
+            &a,
+            "c",
+            at(&["User.Read"], 1000, 5000),
+            Some(RefreshToken::new("rt-a")),
+            None,
+        );
+        let (stored, snapshot) = ours.snapshot();
+        ours.mark_saved(snapshot);
+        let theirs = TokenCache::default();
+        theirs.deserialize(&stored).unwrap();
+
+        // We add a token for another API and sign b in; they refresh a's Graph token.
+        ours.save(&a, "c", at(&["api://x/y"], 1000, 5000), None, None);
+        let mut b_token = at(&["User.Read"], 1000, 5000);
+        b_token.home_account_id = "b.tid".into();
+        ours.save(&b, "c", b_token, Some(RefreshToken::new("rt-b")), None);
+        theirs.save(
+            &a,
+            "c",
+            at(&["User.Read"], 2000, 9000),
+            Some(RefreshToken::new("rt-a2")),
+            None,
+        );
+        ours.merge_stored(&theirs.serialize()).unwrap();
+        let want = |s: &[&str]| scopes(s);
+        assert_eq!(ours.accounts().len(), 2);
+        assert_eq!(
+            ours.access_token(&a, "c", &want(&["User.Read"]), 2000, 0)
+                .unwrap()
+                .entry
+                .expires_on,
+            9000,
+            "their refresh"
+        );
+        assert!(
+            ours.access_token(&a, "c", &want(&["api://x/y"]), 2000, 0)
+                .is_some(),
+            "our API token"
+        );
+        assert_eq!(ours.refresh_token(&a, "c").unwrap().secret(), "rt-a2");
+        assert_eq!(ours.refresh_token(&b, "c").unwrap().secret(), "rt-b");
+
+        // They sign a out while we store another token of a's: a is gone, tokens and all.
+        let (ours_blob, snapshot) = ours.snapshot();
+        ours.mark_saved(snapshot);
+        theirs.deserialize(&ours_blob).unwrap();
+        assert!(theirs.remove_account(&a));
+        ours.save(
+            &a,
+            "c",
+            at(&["api://z/w"], 3000, 9000),
+            Some(RefreshToken::new("rt-a3")),
+            None,
+        );
+        ours.merge_stored(&theirs.serialize()).unwrap();
+        assert_eq!(ours.accounts(), vec![b.clone()]);
+        assert!(ours.refresh_token(&a, "c").is_none());
+        assert!(ours
+            .access_token(&a, "c", &want(&["api://z/w"]), 3000, 0)
+            .is_none());
+        assert!(ours.refresh_token(&b, "c").is_some());
+    }
 }
