@@ -1,0 +1,263 @@
+//! Which identity provider to talk to, from the resolved settings: the embedded test provider
+//! when neither an authority nor a client id is set, else the configured one. The Graph URL
+//! and the redirect URI are development overrides read from the environment only.
+
+use std::net::IpAddr;
+
+use url::Url;
+
+use crate::settings::Settings;
+
+/// Microsoft Entra ID's multi-tenant authority, used when only a client id is set.
+pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com/common";
+/// Microsoft Graph v1.0.
+pub const GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+/// Entra's redirect URI for desktop apps' embedded sign-in windows.
+pub const NATIVE_CLIENT_REDIRECT_URI: &str =
+    "https://login.microsoftonline.com/common/oauth2/nativeclient";
+/// The embedded provider's client id (tessera-idp's default app registration).
+pub const EMBEDDED_CLIENT_ID: &str = "3b2c9d1e-5a7f-4e60-8c1b-2d4f6a8e0c15";
+
+/// What the environment asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// Start `tessera-idp` in-process.
+    Embedded {
+        /// The redirect URI to intercept.
+        redirect_uri: Url,
+    },
+    /// Use a provider somewhere else.
+    Configured(Endpoints),
+}
+
+/// Where the app signs in and reads the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The authority (Entra `https://login.microsoftonline.com/{tenant}` or an OIDC issuer).
+    pub authority: Url,
+    /// The application (client) id.
+    pub client_id: String,
+    /// Microsoft Graph's base URL, `…/v1.0`.
+    pub graph_url: Url,
+    /// The redirect URI the sign-in window intercepts (Entra's native-client URI by default).
+    pub redirect_uri: Url,
+}
+
+/// A configuration the app refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that is not an absolute URL.
+    #[error("{name} is not a valid URL ({value:?}): {reason}")]
+    BadUrl {
+        /// The variable.
+        name: &'static str,
+        /// What it held.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A remote provider without a client id of its own.
+    #[error("a client id is required with a non-local authority ({0}): register an app and set its client id (TESSERA_CLIENT_ID or the clientId setting)")]
+    ClientIdRequired(String),
+    /// An environment variable holds a value the setting it overrides refuses.
+    #[error("{name} is invalid ({value:?}): {reason}")]
+    Environment {
+        /// The variable.
+        name: &'static str,
+        /// What it held.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The policy file is unusable.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+}
+
+impl ProviderChoice {
+    /// The provider the settings name. `TESSERA_GRAPH_URL` and `TESSERA_REDIRECT_URI` are read
+    /// through `var` (development overrides, not settings).
+    pub fn from_settings(
+        settings: &Settings,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProviderChoice, ConfigError> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let redirect_uri = match get("TESSERA_REDIRECT_URI") {
+            Some(uri) => parse_redirect_uri(&uri)?,
+            None => native_client_redirect_uri(),
+        };
+        let (authority, client_id) = (&settings.authority, &settings.client_id);
+        if authority.is_none() && client_id.is_none() {
+            return Ok(ProviderChoice::Embedded { redirect_uri });
+        }
+        let authority = parse_url("authority", authority.as_deref().unwrap_or(ENTRA_AUTHORITY))?;
+        let local = is_loopback(&authority);
+        let client_id = match client_id {
+            Some(id) => id.clone(),
+            None if local => EMBEDDED_CLIENT_ID.to_owned(),
+            None => return Err(ConfigError::ClientIdRequired(authority.to_string())),
+        };
+        let graph_url = match get("TESSERA_GRAPH_URL") {
+            Some(url) => parse_url("TESSERA_GRAPH_URL", &url)?,
+            // A local provider (tessera-idp) serves Graph beside itself.
+            None if local => authority
+                .join("/v1.0")
+                .map_err(|e| bad("authority", authority.as_str(), &e.to_string()))?,
+            None => parse_url("TESSERA_GRAPH_URL", GRAPH_URL)?,
+        };
+        Ok(ProviderChoice::Configured(Endpoints {
+            authority,
+            client_id,
+            graph_url,
+            redirect_uri,
+        }))
+    }
+}
+
+fn bad(name: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::BadUrl {
+        name,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn native_client_redirect_uri() -> Url {
+    Url::parse(NATIVE_CLIENT_REDIRECT_URI).expect("a constant, valid URL")
+}
+
+/// A redirect URI the sign-in window can intercept: `https`, loopback `http`, or a private-use
+/// scheme (RFC 8252 §7.1, `msal{client_id}://auth`); never a scheme a page could abuse.
+fn parse_redirect_uri(value: &str) -> Result<Url, ConfigError> {
+    const NAME: &str = "TESSERA_REDIRECT_URI";
+    let url = Url::parse(value).map_err(|e| bad(NAME, value, &e.to_string()))?;
+    match url.scheme() {
+        "https" | "http" => parse_url(NAME, value),
+        "javascript" | "data" | "file" | "about" | "blob" | "ws" | "wss" | "ftp" => Err(bad(
+            NAME,
+            value,
+            &format!("the {} scheme cannot be a redirect URI", url.scheme()),
+        )),
+        _ => Ok(url),
+    }
+}
+
+/// An absolute `https` URL, or `http` on a loopback host (RFC 8252 §8.3).
+pub(crate) fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| bad(name, value, &e.to_string()))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(bad(
+            name,
+            value,
+            "plain http is allowed for loopback hosts only",
+        )),
+        other => Err(bad(
+            name,
+            value,
+            &format!("the scheme must be https, not {other}"),
+        )),
+    }
+}
+
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choose(
+        settings: &[(&str, &str)],
+        vars: &[(&str, &str)],
+    ) -> Result<ProviderChoice, ConfigError> {
+        let mut s = Settings::default();
+        for (name, value) in settings {
+            s.set_field(name, &serde_json::json!(value))
+                .map_err(|reason| ConfigError::BadUrl {
+                    name: "setting",
+                    value: value.to_string(),
+                    reason,
+                })?;
+        }
+        ProviderChoice::from_settings(&s, |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    fn endpoints(settings: &[(&str, &str)], vars: &[(&str, &str)]) -> Endpoints {
+        match choose(settings, vars) {
+            Ok(ProviderChoice::Configured(e)) => e,
+            other => panic!("expected a configured provider: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_configured_means_the_embedded_provider() {
+        let embedded = ProviderChoice::Embedded {
+            redirect_uri: native_client_redirect_uri(),
+        };
+        assert_eq!(choose(&[], &[]).unwrap(), embedded.clone());
+        assert_eq!(choose(&[("authority", "  ")], &[]).unwrap(), embedded);
+    }
+
+    #[test]
+    fn a_client_id_alone_means_entra_and_graph() {
+        let e = endpoints(&[("clientId", "11111111-2222-3333-4444-555555555555")], &[]);
+        assert_eq!(
+            e.authority.as_str(),
+            "https://login.microsoftonline.com/common"
+        );
+        assert_eq!(e.graph_url.as_str(), "https://graph.microsoft.com/v1.0");
+    }
+
+    #[test]
+    fn a_local_authority_gets_the_default_client_and_graph_beside_it() {
+        let e = endpoints(&[("authority", "http://127.0.0.1:8800/common")], &[]);
+        assert_eq!(e.client_id, EMBEDDED_CLIENT_ID);
+        assert_eq!(e.graph_url.as_str(), "http://127.0.0.1:8800/v1.0");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let err = choose(&[("authority", "https://login.example.com/common")], &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::ClientIdRequired(_)), "{err}");
+        let err = choose(
+            &[("clientId", "x")],
+            &[("TESSERA_GRAPH_URL", "ftp://graph")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ftp"), "{err}");
+        let err = choose(&[], &[("TESSERA_REDIRECT_URI", "javascript:alert(1)")]).unwrap_err();
+        assert!(err.to_string().contains("TESSERA_REDIRECT_URI"), "{err}");
+        let err = parse_url("authority", "http://login.example.com/common").unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn the_redirect_uri_is_entras_native_client_unless_configured() {
+        let e = endpoints(&[("clientId", "x")], &[]);
+        assert_eq!(
+            e.redirect_uri.as_str(),
+            "https://login.microsoftonline.com/common/oauth2/nativeclient"
+        );
+        let e = endpoints(
+            &[("clientId", "x")],
+            &[("TESSERA_REDIRECT_URI", "msalx://auth")],
+        );
+        assert_eq!(e.redirect_uri.as_str(), "msalx://auth");
+    }
+}

@@ -1,0 +1,334 @@
+//! The settings and their rules. Every field is validated on its own, so one bad value in a
+//! file costs that value (reported, default kept), never the others.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::endpoints;
+
+/// How an interactive sign-in is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionMode {
+    /// The embedded sign-in window.
+    #[default]
+    Popup,
+    /// The system browser with a loopback redirect.
+    Redirect,
+}
+
+/// Where the main window was, to put it back there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowGeometry {
+    /// Left edge, physical pixels (may be negative on a monitor left of the primary one).
+    pub x: i32,
+    /// Top edge.
+    pub y: i32,
+    /// Inner width, physical pixels.
+    pub width: u32,
+    /// Inner height.
+    pub height: u32,
+    /// Whether it was maximised.
+    #[serde(default)]
+    pub maximized: bool,
+}
+
+/// Everything a user or a policy can set. Nothing secret: tokens live in the vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The authority (Entra `https://login.microsoftonline.com/{tenant}` or an OpenID Connect
+    /// issuer); `None` with no client id means the embedded test provider.
+    pub authority: Option<String>,
+    /// The application (client) id registered with the provider.
+    pub client_id: Option<String>,
+    /// Scopes of "Get token" (one resource).
+    pub scopes: Vec<String>,
+    /// The interactive mode of "Sign in" and of fallbacks.
+    pub interaction_mode: InteractionMode,
+    /// The modes the user may choose from (a policy narrows it).
+    pub allowed_interaction_modes: Vec<InteractionMode>,
+    /// A token expiring within this many seconds counts as expired (MSAL: 300).
+    pub renewal_offset_secs: u64,
+    /// How long the sign-in window or the browser may take, in seconds.
+    pub interaction_time_limit_secs: u64,
+    /// The account shown at start-up (its home account id).
+    pub active_account: Option<String>,
+    /// The main window's last position and size.
+    pub window: Option<WindowGeometry>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            authority: None,
+            client_id: None,
+            scopes: vec!["User.Read".into()],
+            interaction_mode: InteractionMode::Popup,
+            allowed_interaction_modes: vec![InteractionMode::Popup, InteractionMode::Redirect],
+            renewal_offset_secs: 300,
+            interaction_time_limit_secs: 300,
+            active_account: None,
+            window: None,
+        }
+    }
+}
+
+/// Every field's name as stored (camelCase), in display order.
+pub const FIELDS: [&str; 9] = [
+    "authority",
+    "clientId",
+    "scopes",
+    "interactionMode",
+    "allowedInteractionModes",
+    "renewalOffsetSecs",
+    "interactionTimeLimitSecs",
+    "activeAccount",
+    "window",
+];
+
+/// Fields only a policy sets: a user narrowing their own choices makes no sense.
+pub const POLICY_ONLY: [&str; 1] = ["allowedInteractionModes"];
+
+/// Fields the engine reads when it starts: a change applies at the next start.
+pub const APPLIED_AT_START: [&str; 3] = ["authority", "clientId", "renewalOffsetSecs"];
+
+/// Bounds of the interaction time limit: long enough to type a password and approve MFA, short
+/// enough that a forgotten window does not hold the sign-in lock for ever.
+pub const TIME_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 30..=3600;
+
+/// Bounds of the renewal offset: from none to an hour (tokens commonly live 60–90 minutes).
+pub const RENEWAL_OFFSET_RANGE: std::ops::RangeInclusive<u64> = 0..=3600;
+
+/// The smallest main window the UI is laid out for, and the largest believable one.
+const WINDOW_MIN: (u32, u32) = (800, 600);
+const WINDOW_MAX: u32 = 16_384;
+
+impl Settings {
+    /// Sets one field from its stored JSON form, after checking it; on error nothing changes.
+    pub fn set_field(&mut self, name: &str, value: &Value) -> Result<(), String> {
+        let mut next = self.clone();
+        let parse_error = |e: serde_json::Error| e.to_string();
+        match name {
+            "authority" => next.authority = optional_text(value)?,
+            "clientId" => next.client_id = optional_text(value)?,
+            "scopes" => next.scopes = serde_json::from_value(value.clone()).map_err(parse_error)?,
+            "interactionMode" => {
+                next.interaction_mode =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "allowedInteractionModes" => {
+                next.allowed_interaction_modes =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "renewalOffsetSecs" => {
+                next.renewal_offset_secs =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "interactionTimeLimitSecs" => {
+                next.interaction_time_limit_secs =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "activeAccount" => next.active_account = optional_text(value)?,
+            "window" => next.window = serde_json::from_value(value.clone()).map_err(parse_error)?,
+            _ => return Err("unknown setting".into()),
+        }
+        next.validate_field(name)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// The stored JSON form of one field.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        let all = serde_json::to_value(self).ok()?;
+        all.get(name).cloned()
+    }
+
+    /// Checks one field (and what it must agree with).
+    pub fn validate_field(&self, name: &str) -> Result<(), String> {
+        match name {
+            "authority" => match &self.authority {
+                Some(authority) => endpoints::parse_url("authority", authority)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+            "clientId" => match &self.client_id {
+                Some(id) if id.len() > 128 || id.chars().any(char::is_whitespace) => {
+                    Err("a client id has no spaces and at most 128 characters".into())
+                }
+                _ => Ok(()),
+            },
+            "scopes" => validate_scopes(&self.scopes),
+            "interactionMode" | "allowedInteractionModes" => {
+                if self.allowed_interaction_modes.is_empty() {
+                    return Err("at least one interaction mode must be allowed".into());
+                }
+                if !self
+                    .allowed_interaction_modes
+                    .contains(&self.interaction_mode)
+                {
+                    return Err(format!(
+                        "the {:?} interaction mode is not allowed here",
+                        self.interaction_mode
+                    )
+                    .to_lowercase());
+                }
+                Ok(())
+            }
+            "renewalOffsetSecs" => in_range(
+                "the renewal offset",
+                self.renewal_offset_secs,
+                &RENEWAL_OFFSET_RANGE,
+            ),
+            "interactionTimeLimitSecs" => in_range(
+                "the interaction time limit",
+                self.interaction_time_limit_secs,
+                &TIME_LIMIT_RANGE,
+            ),
+            "activeAccount" => match &self.active_account {
+                Some(id) if id.len() > 512 => Err("an account id is at most 512 characters".into()),
+                _ => Ok(()),
+            },
+            "window" => match self.window {
+                Some(w)
+                    if w.width < WINDOW_MIN.0
+                        || w.height < WINDOW_MIN.1
+                        || w.width > WINDOW_MAX
+                        || w.height > WINDOW_MAX
+                        || w.x.unsigned_abs() > WINDOW_MAX
+                        || w.y.unsigned_abs() > WINDOW_MAX =>
+                {
+                    Err(format!(
+                        "a window of {}×{} at ({}, {}) does not fit a screen",
+                        w.width, w.height, w.x, w.y
+                    ))
+                }
+                _ => Ok(()),
+            },
+            _ => Err("unknown setting".into()),
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), String> {
+        FIELDS.iter().try_for_each(|name| {
+            self.validate_field(name)
+                .map_err(|e| format!("{name}: {e}"))
+        })
+    }
+}
+
+/// Text, where `null` or blank means "not set".
+fn optional_text(value: &Value) -> Result<Option<String>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) if text.trim().is_empty() => Ok(None),
+        Value::String(text) => Ok(Some(text.trim().to_owned())),
+        other => Err(format!("expected text, found {other}")),
+    }
+}
+
+fn in_range(what: &str, value: u64, range: &std::ops::RangeInclusive<u64>) -> Result<(), String> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} must be between {} and {} seconds",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// RFC 6749 §3.3 scope tokens, one to fifty of them.
+fn validate_scopes(scopes: &[String]) -> Result<(), String> {
+    if scopes.is_empty() {
+        return Err("at least one scope is needed".into());
+    }
+    if scopes.len() > 50 {
+        return Err("at most 50 scopes".into());
+    }
+    for scope in scopes {
+        // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+        let valid = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(format!("{scope:?} is not a valid scope"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_field_is_checked_and_a_refused_value_changes_nothing() {
+        let mut s = Settings::default();
+        let refused = [
+            ("scopes", json!([])),
+            ("scopes", json!(["a\"b"])),
+            ("scopes", json!("User.Read")),
+            ("interactionTimeLimitSecs", json!(29)),
+            ("interactionTimeLimitSecs", json!(3601)),
+            ("interactionTimeLimitSecs", json!("soon")),
+            ("renewalOffsetSecs", json!(-1)),
+            ("renewalOffsetSecs", json!(3601)),
+            ("interactionMode", json!("telepathy")),
+            ("allowedInteractionModes", json!([])),
+            ("authority", json!("http://login.example.com/common")),
+            ("authority", json!("not a url")),
+            ("authority", json!(42)),
+            ("clientId", json!("has space")),
+            (
+                "window",
+                json!({"x": 0, "y": 0, "width": 200, "height": 100}),
+            ),
+            (
+                "window",
+                json!({"x": 0, "y": 0, "width": 1024, "height": 720, "z": 1}),
+            ),
+            ("colour", json!("blue")),
+        ];
+        for (name, value) in refused {
+            assert!(s.set_field(name, &value).is_err(), "{name} = {value}");
+            assert_eq!(s, Settings::default(), "{name} = {value} changed something");
+        }
+        s.set_field("scopes", &json!(["api://x/.default"])).unwrap();
+        s.set_field(
+            "authority",
+            &json!(" https://login.microsoftonline.com/contoso.com "),
+        )
+        .unwrap();
+        assert_eq!(
+            s.authority.as_deref(),
+            Some("https://login.microsoftonline.com/contoso.com")
+        );
+        s.set_field("authority", &json!("")).unwrap();
+        assert_eq!(s.authority, None, "blank means unset");
+        s.set_field(
+            "window",
+            &json!({"x": -1600, "y": 10, "width": 1024, "height": 720, "maximized": true}),
+        )
+        .unwrap();
+        assert!(s.validate().is_ok());
+    }
+
+    #[test]
+    fn the_interaction_mode_must_be_an_allowed_one() {
+        let mut s = Settings::default();
+        s.set_field("allowedInteractionModes", &json!(["popup"]))
+            .unwrap();
+        assert!(s.set_field("interactionMode", &json!("redirect")).is_err());
+        s.interaction_mode = InteractionMode::Redirect;
+        assert!(s
+            .set_field("allowedInteractionModes", &json!(["popup"]))
+            .is_err());
+    }
+}

@@ -1,0 +1,277 @@
+//! Store validation and policy precedence.
+
+use serde_json::json;
+
+use super::*;
+
+fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+fn policy_file(dir: &Path, text: &str) -> Result<Option<Policy>, PolicyError> {
+    let path = dir.join("policy.json");
+    std::fs::write(&path, text).unwrap();
+    Policy::load(&path)
+}
+
+#[test]
+fn nothing_anywhere_means_the_defaults() {
+    let r = resolve(None, env(&[]), None).unwrap();
+    assert_eq!(r.settings, Settings::default());
+    assert!(r.sources.values().all(|s| *s == Source::Default));
+    assert!(r.warnings.is_empty());
+}
+
+#[test]
+fn each_bad_stored_value_is_reported_and_defaulted_and_the_good_ones_kept() {
+    let stored = json!({
+        "interactionMode": "redirect",
+        "scopes": ["User.Read", "has space"],
+        "interactionTimeLimitSecs": 5,
+        "renewalOffsetSecs": 120,
+        "allowedInteractionModes": ["popup"],
+        "colour": "blue",
+    });
+    let r = resolve(Some(&stored), env(&[]), None).unwrap();
+    assert_eq!(r.settings.interaction_mode, InteractionMode::Redirect);
+    assert_eq!(r.settings.renewal_offset_secs, 120);
+    assert_eq!(r.settings.scopes, Settings::default().scopes);
+    assert_eq!(r.settings.interaction_time_limit_secs, 300);
+    assert_eq!(r.settings.allowed_interaction_modes.len(), 2);
+    assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
+    assert!(r.warnings.iter().any(|w| w.contains("has space")));
+    assert!(r.warnings.iter().any(|w| w.contains("colour")));
+    assert!(r.warnings.iter().any(|w| w.contains("only a policy")));
+    assert_eq!(r.sources["interactionMode"], Source::User);
+    assert_eq!(r.sources["scopes"], Source::Default);
+
+    let r = resolve(Some(&json!("garbage")), env(&[]), None).unwrap();
+    assert_eq!((r.settings, r.warnings.len()), (Settings::default(), 1));
+}
+
+#[test]
+fn precedence_is_defaults_then_user_then_environment_then_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = json!({
+        "authority": "https://login.microsoftonline.com/user.example",
+        "clientId": "user-client",
+        "scopes": ["Mail.Read"],
+        "renewalOffsetSecs": 60,
+    });
+    let vars = env(&[
+        (
+            "TESSERA_AUTHORITY",
+            "https://login.microsoftonline.com/env.example",
+        ),
+        ("TESSERA_CLIENT_ID", "env-client"),
+    ]);
+    let r = resolve(Some(&stored), &vars, None).unwrap();
+    assert_eq!(
+        r.settings.authority.as_deref(),
+        Some("https://login.microsoftonline.com/env.example")
+    );
+    assert_eq!(r.settings.client_id.as_deref(), Some("env-client"));
+    assert_eq!(r.sources["authority"], Source::Environment);
+
+    let policy = policy_file(
+        dir.path(),
+        r#"{ "clientId": "it-client", "scopes": ["User.Read"] }"#,
+    )
+    .unwrap()
+    .unwrap();
+    let r = resolve(Some(&stored), &vars, Some(&policy)).unwrap();
+    assert_eq!(r.settings.client_id.as_deref(), Some("it-client"));
+    assert_eq!(r.settings.scopes, ["User.Read"]);
+    assert_eq!(
+        r.settings.authority.as_deref(),
+        Some("https://login.microsoftonline.com/env.example"),
+        "not pinned: the environment's"
+    );
+    assert_eq!(r.settings.renewal_offset_secs, 60, "not pinned: the user's");
+    assert_eq!(
+        (
+            r.sources["clientId"],
+            r.sources["scopes"],
+            r.sources["authority"],
+            r.sources["renewalOffsetSecs"],
+            r.sources["window"]
+        ),
+        (
+            Source::Policy,
+            Source::Policy,
+            Source::Environment,
+            Source::User,
+            Source::Default
+        )
+    );
+    assert_eq!(r.policy_path.as_deref(), Some(policy.path.as_path()));
+}
+
+#[test]
+fn managed_and_environment_settings_cannot_be_changed_and_a_bad_change_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(
+        dir.path(),
+        r#"{ "authority": "https://login.microsoftonline.com/contoso.example", "allowedInteractionModes": ["popup"] }"#,
+    )
+    .unwrap()
+    .unwrap();
+    let stored = json!({ "interactionMode": "redirect", "scopes": "oops" });
+    let mut r = resolve(
+        Some(&stored),
+        env(&[("TESSERA_CLIENT_ID", "env-client")]),
+        Some(&policy),
+    )
+    .unwrap();
+    assert_eq!(
+        r.settings.interaction_mode,
+        InteractionMode::Popup,
+        "the user's mode is not allowed"
+    );
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("not allowed by policy")));
+    assert!(!r.is_user_settable("authority") && !r.is_user_settable("interactionMode"));
+    assert!(!r.is_user_settable("clientId") && r.is_user_settable("scopes"));
+
+    let before = r.clone();
+    let change = |pairs: Value| pairs.as_object().unwrap().clone();
+    let refused = [
+        (
+            json!({ "authority": "https://login.microsoftonline.com/other" }),
+            "managed by your organisation's policy",
+        ),
+        (json!({ "interactionMode": "redirect" }), "managed"),
+        (json!({ "clientId": "mine" }), "set by TESSERA_CLIENT_ID"),
+        (
+            json!({ "allowedInteractionModes": ["redirect"] }),
+            "managed",
+        ),
+        (
+            json!({ "scopes": ["Mail.Read"], "renewalOffsetSecs": 99999 }),
+            "renewalOffsetSecs",
+        ),
+        (json!({ "shoeSize": 42 }), "unknown setting"),
+    ];
+    for (changes, why) in refused {
+        let err = r
+            .change(Some(&stored), &change(changes.clone()))
+            .unwrap_err();
+        assert!(err.contains(why), "{changes}: {err}");
+        assert_eq!(r, before, "{changes} changed something");
+    }
+
+    let written = r
+        .change(
+            Some(&stored),
+            &change(json!({ "scopes": ["Mail.Read"], "renewalOffsetSecs": 120 })),
+        )
+        .unwrap();
+    assert_eq!(r.settings.scopes, ["Mail.Read"]);
+    assert_eq!(r.sources["renewalOffsetSecs"], Source::User);
+    assert_eq!(
+        written,
+        json!({ "interactionMode": "redirect", "scopes": ["Mail.Read"], "renewalOffsetSecs": 120 }),
+        "the stored mode is kept for when the policy goes"
+    );
+}
+
+#[test]
+fn a_policy_is_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(Policy::load(&dir.path().join("absent.json"))
+        .unwrap()
+        .is_none());
+    let refused = [
+        ("{ not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        (r#"{ "clientID": "x" }"#, "unknown setting \"clientID\""),
+        (
+            r#"{ "authority": "http://evil.example/common" }"#,
+            "authority",
+        ),
+        (
+            r#"{ "allowedInteractionModes": [] }"#,
+            "allowedInteractionModes",
+        ),
+        (
+            r#"{ "allowedInteractionModes": ["popup"], "interactionMode": "redirect" }"#,
+            "interactionMode",
+        ),
+        (
+            r#"{ "interactionTimeLimitSecs": 1 }"#,
+            "interactionTimeLimitSecs",
+        ),
+    ];
+    for (text, why) in refused {
+        let err = policy_file(dir.path(), text).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("policy.json") && message.contains(why),
+            "{text}: {message}"
+        );
+    }
+    let ok = policy_file(dir.path(), r#"{ "allowedInteractionModes": ["redirect"] }"#).unwrap();
+    let r = resolve(None, env(&[]), ok.as_ref()).unwrap();
+    assert_eq!(r.settings.interaction_mode, InteractionMode::Redirect);
+}
+
+#[test]
+fn bad_environment_values_stop_with_the_variable_named() {
+    let err = resolve(None, env(&[("TESSERA_AUTHORITY", "ftp://x")]), None).unwrap_err();
+    assert!(
+        err.to_string().starts_with("TESSERA_AUTHORITY is invalid"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_policy_path_comes_from_the_environment_or_the_platform() {
+    assert_eq!(
+        policy::policy_path(env(&[("TESSERA_POLICY_FILE", "/tmp/p.json")])),
+        PathBuf::from("/tmp/p.json")
+    );
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        policy::policy_path(env(&[])),
+        PathBuf::from("/etc/tessera/policy.json")
+    );
+}
+
+#[test]
+fn a_damaged_settings_file_is_kept_aside_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.json");
+    assert_eq!(read_user_settings(&path), (None, vec![]));
+    std::fs::write(
+        &path,
+        r#"{"settings": {"scopes": ["Mail.Read"]}, "other": 1}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        read_user_settings(&path),
+        (Some(json!({"scopes": ["Mail.Read"]})), vec![])
+    );
+    std::fs::write(&path, "{ half a file").unwrap();
+    let (value, warnings) = read_user_settings(&path);
+    assert_eq!(value, None);
+    assert!(
+        warnings[0].contains("damaged") && warnings[0].contains("kept as"),
+        "{warnings:?}"
+    );
+    let kept: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].starts_with("settings.json.damaged-"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&kept[0])).unwrap(),
+        "{ half a file"
+    );
+}
