@@ -30,9 +30,10 @@ async function call(command, args) {
 
 /** Product, version, commit and build date of the running binary. */
 export const about = () => call("about");
-/** The identity provider in use and the user's preferences. */
+/** The provider in use, the settings with their sources (policy = managed), and token storage. */
 export const settings = () => call("settings");
-/** Saves preference changes ({ interactionMode?, scopes?, interactionTimeLimitSecs? }). */
+/** Saves setting changes ({ authority?, clientId?, interactionMode?, scopes?, renewalOffsetSecs?,
+ * interactionTimeLimitSecs? }); a managed or invalid one refuses them all. */
 export const setSettings = (changes) => call("set_settings", { changes });
 /** Signed-in accounts, the active one flagged. */
 export const accounts = () => call("accounts");

@@ -268,34 +268,89 @@ function logEvent(event) {
 
 // ---- settings and about ----
 
+/** The settings form's fields: element id → setting name. */
+const SETTING_FIELDS = {
+  "setting-authority": "authority",
+  "setting-client-id": "clientId",
+  "setting-mode": "interactionMode",
+  "setting-scopes": "scopes",
+  "setting-renewal-offset": "renewalOffsetSecs",
+  "setting-time-limit": "interactionTimeLimitSecs",
+};
+const SOURCE_BADGES = { policy: "Managed", environment: "Set by environment" };
+const STORAGE_NAMES = {
+  encrypted: "encrypted, key in the OS keyring",
+  plaintext: "unencrypted (asked for)",
+  memory: "not saved: memory only",
+};
+
 async function showSettings() {
   const current = await api.settings();
   preferredMode = current.interactionMode;
-  $("authority").textContent = current.authority;
-  $("client-id").textContent = current.clientId;
-  $("graph-url").textContent = current.graphUrl;
+  const provider = current.provider;
+  $("authority").textContent = provider.authority;
+  $("client-id").textContent = provider.clientId;
+  $("graph-url").textContent = provider.graphUrl;
+  $("storage").textContent = STORAGE_NAMES[current.storage.kind] ?? current.storage.kind;
+  $("storage").title = current.storage.location ?? "";
+  const storageWarning = $("storage-warning");
+  storageWarning.textContent = current.storage.warning ?? "";
+  storageWarning.hidden = !current.storage.warning;
   const note = $("embedded-note");
-  if (current.embeddedProvider) {
+  if (provider.embedded) {
     note.textContent =
       "This is Tessera's embedded test identity provider, running on this computer only. " +
-      `Test users: ${current.testUsers.join(", ")} (password: tessera).`;
+      `Test users: ${provider.testUsers.join(", ")} (password: tessera).`;
     note.hidden = false;
   }
+  $("policy-note").textContent = current.policyFile
+    ? `Settings marked "Managed" are set by your organisation (${current.policyFile}).`
+    : "";
+  $("policy-note").hidden = !current.policyFile;
+
+  $("setting-authority").value = current.authority ?? "";
+  $("setting-client-id").value = current.clientId ?? "";
   $("setting-mode").value = current.interactionMode;
+  for (const option of $("setting-mode").options) {
+    option.disabled = !current.allowedInteractionModes.includes(option.value);
+  }
+  $("sign-in-browser").hidden = !current.allowedInteractionModes.includes("redirect");
   $("setting-scopes").value = current.scopes.join(" ");
+  $("setting-renewal-offset").value = current.renewalOffsetSecs;
   $("setting-time-limit").value = current.interactionTimeLimitSecs;
+  for (const [id, name] of Object.entries(SETTING_FIELDS)) {
+    const badge = document.querySelector(`[data-badge="${name}"]`);
+    const fixedBy = SOURCE_BADGES[current.sources[name]];
+    $(id).disabled = Boolean(fixedBy);
+    badge.textContent = fixedBy ?? "";
+    badge.hidden = !fixedBy;
+  }
+  $("restart-note").hidden = !current.restartNeeded;
   $("settings-warnings").textContent = current.warnings.join(" ");
   $("settings-warnings").hidden = current.warnings.length === 0;
+}
+
+/** The form's values for the settings the user may change (managed ones are left out). */
+function settingChanges() {
+  const read = {
+    authority: () => $("setting-authority").value.trim() || null,
+    clientId: () => $("setting-client-id").value.trim() || null,
+    interactionMode: () => $("setting-mode").value,
+    scopes: () => $("setting-scopes").value.split(/\s+/).filter(Boolean),
+    renewalOffsetSecs: () => Number($("setting-renewal-offset").value),
+    interactionTimeLimitSecs: () => Number($("setting-time-limit").value),
+  };
+  const changes = {};
+  for (const [id, name] of Object.entries(SETTING_FIELDS)) {
+    if (!$(id).disabled) changes[name] = read[name]();
+  }
+  return changes;
 }
 
 async function saveSettings(event) {
   event.preventDefault();
   await run(async () => {
-    await api.setSettings({
-      interactionMode: $("setting-mode").value,
-      scopes: $("setting-scopes").value.split(/\s+/).filter(Boolean),
-      interactionTimeLimitSecs: Number($("setting-time-limit").value),
-    });
+    await api.setSettings(settingChanges());
     await showSettings();
   });
 }

@@ -151,7 +151,7 @@ async fn interactive<R: Runtime>(
         claims,
         ..InteractiveRequest::default()
     };
-    let time_limit = Duration::from_secs(state.preferences().interaction_time_limit_secs);
+    let time_limit = Duration::from_secs(state.settings().interaction_time_limit_secs);
     if ask.interaction != Interaction::Redirect {
         let popup = PopupAgent::new(
             app.clone(),

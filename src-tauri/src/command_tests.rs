@@ -247,9 +247,11 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     assert_eq!(settings["interactionMode"], "popup");
     assert_eq!(settings["scopes"], json!(["User.Read"]));
     assert_eq!(
-        settings["redirectUri"],
+        settings["provider"]["redirectUri"],
         "https://login.microsoftonline.com/common/oauth2/nativeclient"
     );
+    assert_eq!(settings["sources"]["scopes"], "default");
+    assert_eq!(settings["restartNeeded"], false);
 
     let changed = w.ok(
         "set_settings",
@@ -259,10 +261,24 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     let file: Value =
         serde_json::from_slice(&std::fs::read(w.dir.path().join("settings.json")).unwrap())
             .unwrap();
-    assert_eq!(file["preferences"]["interactionMode"], "redirect");
+    assert_eq!(file["settings"]["interactionMode"], "redirect");
     assert_eq!(
-        file["preferences"]["scopes"],
+        file["settings"]["scopes"],
         json!(["User.Read", "Mail.Read"])
+    );
+    assert_eq!(changed["sources"]["scopes"], "user");
+
+    // The provider and the renewal offset are read at start-up: saved, flagged for a restart.
+    let changed = w.ok(
+        "set_settings",
+        json!({ "changes": { "renewalOffsetSecs": 120, "authority": "https://login.microsoftonline.com/contoso.example", "clientId": "11111111-2222-3333-4444-555555555555" } }),
+    );
+    assert_eq!(changed["restartNeeded"], true);
+    assert_eq!(changed["renewalOffsetSecs"], 120);
+    assert_eq!(
+        changed["provider"]["authority"],
+        w.idp.authority().as_str(),
+        "until a restart"
     );
 
     for bad in [
@@ -271,6 +287,8 @@ fn settings_changes_are_validated_saved_and_reloaded() {
         json!({ "interactionTimeLimitSecs": 1 }),
         json!({ "interactionMode": "carrier-pigeon" }),
         json!({ "unknown": true }),
+        json!({ "authority": "http://evil.example/common" }),
+        json!({ "allowedInteractionModes": ["popup"] }),
     ] {
         let err = w
             .call("set_settings", json!({ "changes": bad }))
@@ -289,7 +307,7 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     // A new process reads them back; a hand-damaged value is reported and defaulted.
     std::fs::write(
         w.dir.path().join("settings.json"),
-        r#"{"preferences":{"interactionMode":"redirect","interactionTimeLimitSecs":"soon"}}"#,
+        r#"{"settings":{"interactionMode":"redirect","interactionTimeLimitSecs":"soon"}}"#,
     )
     .unwrap();
     let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
@@ -302,4 +320,130 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     assert_eq!(settings["interactionMode"], "redirect");
     assert_eq!(settings["interactionTimeLimitSecs"], 300);
     assert_eq!(settings["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_restarted_app_is_signed_in_from_its_encrypted_cache_without_the_provider() {
+    let w = world();
+    let ada = w.sign_in("ada@tessera.test");
+    w.sign_in("alan@tessera.test");
+    // Back to ada: the active account is remembered for the next start.
+    w.ok(
+        "set_active_account",
+        json!({ "homeAccountId": ada.account.home_account_id }),
+    );
+    // Remembered by the event relay, a moment later.
+    let stored_active = || {
+        let bytes = std::fs::read(w.dir.path().join("settings.json")).unwrap_or_default();
+        serde_json::from_slice::<Value>(&bytes).unwrap_or_default()["settings"]["activeAccount"]
+            .clone()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored_active() != ada.account.home_account_id.as_str()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(stored_active(), ada.account.home_account_id.as_str());
+    let cache = std::fs::read(w.dir.path().join("cache").join(tessera_vault::CACHE_FILE)).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&cache).contains("ada@tessera.test"),
+        "encrypted"
+    );
+    let authorize = w.stat("authorize");
+
+    let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .unwrap();
+    let again = build(provider, w.dir.path());
+    let main = window(&again, labels::MAIN);
+    let accounts = invoke(&main, "accounts", json!({})).unwrap();
+    assert_eq!(accounts.as_array().unwrap().len(), 2);
+    let status = invoke(&main, "acquire_token", json!({ "interaction": "none" })).unwrap();
+    assert_eq!(
+        (&status["source"], &status["account"]["username"]),
+        (&json!("cache"), &json!("ada@tessera.test"))
+    );
+    assert_eq!(w.stat("authorize"), authorize, "no sign-in page");
+}
+
+#[test]
+fn a_policy_pins_settings_and_interaction_modes() {
+    let idp = tauri::async_runtime::block_on(tessera_idp::start(IdpOptions::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = dir.path().join("policy.json");
+    std::fs::write(
+        &policy_path,
+        r#"{ "scopes": ["User.Read"], "allowedInteractionModes": ["redirect"] }"#,
+    )
+    .unwrap();
+    let policy = tessera_config::Policy::load(&policy_path).unwrap().unwrap();
+    let endpoints = Endpoints {
+        authority: idp.authority(),
+        client_id: DEFAULT_CLIENT_ID.into(),
+        graph_url: idp.graph_url(),
+        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
+    };
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .unwrap();
+    let keys = tessera_vault::MemoryKeyStore::default();
+    let app = crate::tests::build_with(provider, dir.path(), &keys, Some(&policy));
+    let main = window(&app, labels::MAIN);
+    let settings = invoke(&main, "settings", json!({})).unwrap();
+    assert_eq!(settings["interactionMode"], "redirect");
+    assert_eq!(
+        (
+            &settings["sources"]["scopes"],
+            &settings["sources"]["interactionMode"]
+        ),
+        (&json!("policy"), &json!("policy"))
+    );
+    assert_eq!(settings["policyFile"], policy_path.display().to_string());
+    let err = invoke(
+        &main,
+        "set_settings",
+        json!({ "changes": { "scopes": ["Mail.Read"] } }),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("managed"),
+        "{err}"
+    );
+    let err = invoke(&main, "sign_in", json!({ "mode": "popup" })).unwrap_err();
+    assert_eq!(err["kind"], "not_allowed", "{err}");
+    assert!(app.webview_windows().keys().all(|l| l == labels::MAIN));
+}
+
+#[test]
+fn without_a_keyring_sign_ins_live_in_memory_and_the_window_says_so() {
+    let idp = tauri::async_runtime::block_on(tessera_idp::start(IdpOptions::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = tessera_vault::MemoryKeyStore::default();
+    keys.unavailable
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let endpoints = Endpoints {
+        authority: idp.authority(),
+        client_id: DEFAULT_CLIENT_ID.into(),
+        graph_url: idp.graph_url(),
+        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
+    };
+    let provider =
+        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
+            .unwrap();
+    let app = crate::tests::build_with(provider, dir.path(), &keys, None);
+    let main = window(&app, labels::MAIN);
+    let storage = &invoke(&main, "settings", json!({})).unwrap()["storage"];
+    assert_eq!(storage["kind"], "memory");
+    let warning = storage["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("in memory only") && warning.contains("no OS keyring"),
+        "{warning}"
+    );
+    assert!(!dir
+        .path()
+        .join("cache")
+        .join(tessera_vault::CACHE_FILE)
+        .exists());
 }

@@ -6,18 +6,19 @@ use std::future::Future;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
 use tauri::{AppHandle, Runtime, State};
-use tauri_plugin_store::StoreExt;
 use tessera_auth::secret::AccessToken;
 use tessera_auth::Prompt;
+use tessera_config::InteractionMode;
 use tessera_graph::{with_token, GraphError, Profile, TokenNeed, PROFILE_SCOPES};
 
 use crate::acquire::{self, Ask};
 use crate::agents;
-use crate::dto::{About, AccountInfo, Interaction, Settings, SignInPrompt, TokenStatus};
+use crate::config;
+use crate::dto::{
+    About, AccountInfo, Interaction, ProviderInfo, Settings, SignInPrompt, TokenStatus,
+};
 use crate::error::CommandError;
-use crate::preferences::{InteractionMode, STORE_KEY};
 use crate::state::AppState;
 
 /// The product name, version, commit and build date of this binary.
@@ -26,66 +27,60 @@ pub async fn about() -> About {
     About::of_this_build()
 }
 
-/// The identity provider and the user's preferences. Synchronous: it only reads state.
+/// The identity provider, the settings and their sources, and where tokens are kept.
+/// Synchronous: it only reads state.
 #[tauri::command]
 pub fn settings(state: State<'_, AppState>) -> Settings {
     let provider = &state.provider;
-    let (preferences, warnings) = state
-        .preferences
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let resolved = state.resolved();
+    let restart_needed = tessera_config::settings::APPLIED_AT_START
+        .iter()
+        .any(|name| resolved.settings.field(name) != state.started_with.field(name));
     Settings {
-        authority: provider.endpoints.authority.to_string(),
-        client_id: provider.endpoints.client_id.clone(),
-        graph_url: provider.endpoints.graph_url.to_string(),
-        redirect_uri: provider.endpoints.redirect_uri.to_string(),
-        embedded_provider: provider.is_embedded(),
-        test_users: provider.test_users(),
-        preferences,
-        warnings,
+        provider: ProviderInfo {
+            authority: provider.endpoints.authority.to_string(),
+            client_id: provider.endpoints.client_id.clone(),
+            graph_url: provider.endpoints.graph_url.to_string(),
+            redirect_uri: provider.endpoints.redirect_uri.to_string(),
+            embedded: provider.is_embedded(),
+            test_users: provider.test_users(),
+        },
+        values: resolved.settings,
+        sources: resolved.sources,
+        policy_file: resolved.policy_path.map(|p| p.display().to_string()),
+        applied_at_start: tessera_config::settings::APPLIED_AT_START.to_vec(),
+        restart_needed,
+        warnings: resolved.warnings,
+        storage: state.storage.status(&state.auth),
     }
 }
 
-/// Changes to the preferences; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PreferenceChanges {
-    interaction_mode: Option<InteractionMode>,
-    scopes: Option<Vec<String>>,
-    interaction_time_limit_secs: Option<u64>,
-}
-
-/// Validates and saves preference changes; an invalid change is refused and nothing changes.
+/// Validates and saves setting changes (`{ name: value }`, names as `settings` returns them);
+/// a managed, unknown or invalid one refuses the whole change and nothing changes.
 #[tauri::command]
 pub async fn set_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    changes: PreferenceChanges,
+    changes: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Settings, CommandError> {
-    let mut next = state.preferences();
-    if let Some(mode) = changes.interaction_mode {
-        next.interaction_mode = mode;
-    }
-    if let Some(scopes) = changes.scopes {
-        next.scopes = scopes;
-    }
-    if let Some(secs) = changes.interaction_time_limit_secs {
-        next.interaction_time_limit_secs = secs;
-    }
-    next.validate().map_err(CommandError::invalid)?;
-    let file = state.settings_file();
-    let store = app.store(&file).map_err(|e| {
-        CommandError::new("settings", format!("cannot open {}: {e}", file.display()))
-    })?;
-    let value =
-        serde_json::to_value(&next).map_err(|e| CommandError::new("settings", e.to_string()))?;
-    store.set(STORE_KEY, value);
-    store.save().map_err(|e| {
-        CommandError::new("settings", format!("cannot save {}: {e}", file.display()))
-    })?;
-    *state.preferences.lock().unwrap_or_else(|p| p.into_inner()) = (next, vec![]);
+    config::change_settings(&app, &state, &changes)?;
     Ok(settings(state))
+}
+
+/// Refuses an interaction mode the policy does not allow.
+fn check_allowed(state: &AppState, interaction: Interaction) -> Result<(), CommandError> {
+    let mode = match interaction {
+        Interaction::Popup => InteractionMode::Popup,
+        Interaction::Redirect => InteractionMode::Redirect,
+        Interaction::None => return Ok(()),
+    };
+    if state.settings().allowed_interaction_modes.contains(&mode) {
+        return Ok(());
+    }
+    Err(CommandError::new(
+        "not_allowed",
+        "your organisation's policy does not allow this way of signing in",
+    ))
 }
 
 /// Every signed-in account.
@@ -120,7 +115,8 @@ pub async fn acquire_token<R: Runtime>(
     interaction: Interaction,
     force_refresh: Option<bool>,
 ) -> Result<TokenStatus, CommandError> {
-    let scopes = scopes.unwrap_or_else(|| state.preferences().scopes);
+    let scopes = scopes.unwrap_or_else(|| state.settings().scopes);
+    check_allowed(&state, interaction)?;
     let ask = Ask {
         scopes,
         need: if force_refresh == Some(true) {
@@ -144,11 +140,13 @@ pub async fn sign_in<R: Runtime>(
     mode: Option<InteractionMode>,
     prompt: Option<SignInPrompt>,
 ) -> Result<TokenStatus, CommandError> {
-    let preferences = state.preferences();
+    let settings = state.settings();
+    let interaction = mode.unwrap_or(settings.interaction_mode).into();
+    check_allowed(&state, interaction)?;
     let ask = Ask {
-        scopes: preferences.scopes,
+        scopes: settings.scopes,
         need: TokenNeed::Any,
-        interaction: mode.unwrap_or(preferences.interaction_mode).into(),
+        interaction,
         prompt: match prompt {
             Some(SignInPrompt::Login) => Some(Prompt::Login),
             Some(SignInPrompt::SelectAccount) => Some(Prompt::SelectAccount),

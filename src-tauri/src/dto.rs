@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 use tessera_auth::{Account, AuthenticationResult, TokenSource};
 
-use crate::preferences::{InteractionMode, Preferences};
+use std::collections::BTreeMap;
+
+use tessera_config::{InteractionMode, Source};
+
+use crate::config::StorageStatus;
 
 /// What the About box and `tessera --version` show.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -41,10 +45,10 @@ impl std::fmt::Display for About {
     }
 }
 
-/// The identity provider in use, as the settings screen shows it.
+/// The identity provider in use.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct Settings {
+pub struct ProviderInfo {
     /// The authority URL.
     pub authority: String,
     /// The application (client) id.
@@ -52,16 +56,35 @@ pub struct Settings {
     /// Microsoft Graph's base URL.
     pub graph_url: String,
     /// Whether this is the app's own embedded test provider.
-    pub embedded_provider: bool,
+    pub embedded: bool,
     /// The embedded provider's test users (empty otherwise).
     pub test_users: Vec<String>,
     /// The redirect URI the sign-in window intercepts.
     pub redirect_uri: String,
-    /// The user's preferences.
+}
+
+/// The settings screen: the provider in use, the settings, who set each, and where tokens go.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// The provider the app is talking to now.
+    pub provider: ProviderInfo,
+    /// The settings in effect (`authority` and `clientId` as set: empty means the embedded
+    /// provider).
     #[serde(flatten)]
-    pub preferences: Preferences,
-    /// Stored preferences that were ignored, and why.
+    pub values: tessera_config::Settings,
+    /// Each setting's source; `policy` ones are managed and read-only.
+    pub sources: BTreeMap<&'static str, Source>,
+    /// The policy file in force, if any.
+    pub policy_file: Option<String>,
+    /// Settings that apply at the next start.
+    pub applied_at_start: Vec<&'static str>,
+    /// Whether one of those changed since this start.
+    pub restart_needed: bool,
+    /// Stored settings that were ignored, and why.
     pub warnings: Vec<String>,
+    /// Where sign-ins are kept.
+    pub storage: StorageStatus,
 }
 
 /// A signed-in account.

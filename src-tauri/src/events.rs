@@ -1,7 +1,7 @@
 //! Forwards the engine's events to the UI as the Tauri event [`ENGINE_EVENT`].
 
-use tauri::{AppHandle, Emitter, Runtime};
-use tessera_auth::PublicClientApplication;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tessera_auth::{Event, PublicClientApplication};
 use tokio::sync::broadcast::error::RecvError;
 
 /// The engine's events (`tessera_auth::Event`, JSON with a `type` tag).
@@ -9,13 +9,19 @@ pub const ENGINE_EVENT: &str = "tessera:engine";
 /// A system-browser sign-in finished: call `redirect_result`.
 pub const REDIRECT_EVENT: &str = "tessera:redirect-finished";
 
-/// Relays every engine event to the UI for as long as the app runs.
+/// Relays every engine event to the UI for as long as the app runs, and remembers the active
+/// account for the next start.
 pub fn forward<R: Runtime>(app: AppHandle<R>, auth: &PublicClientApplication) {
     let mut events = auth.subscribe();
     tauri::async_runtime::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(event) => {
+                    if let Event::ActiveAccountChanged { home_account_id } = &event {
+                        let state = app.state::<crate::AppState>();
+                        let id = serde_json::json!(home_account_id);
+                        crate::config::remember(&app, &state, "activeAccount", id);
+                    }
                     let _ = app.emit(ENGINE_EVENT, &event);
                 }
                 // A burst outran the UI: the oldest were dropped; carry on with the rest.

@@ -8,13 +8,14 @@ mod acquire;
 mod agents;
 pub mod command_list;
 mod commands;
+pub mod config;
 mod dto;
 mod error;
 pub mod events;
 pub mod labels;
-mod preferences;
 pub mod provider;
 mod state;
+mod window;
 
 use std::process::ExitCode;
 
@@ -22,10 +23,9 @@ pub use dto::About;
 pub use error::CommandError;
 pub use state::AppState;
 
-use preferences::{Preferences, STORE_KEY};
+use config::Startup;
 use provider::{Provider, ProviderChoice};
 use tauri::Manager;
-use tauri_plugin_store::StoreExt;
 
 /// Adds the shell's commands, plugins and state to a builder.
 ///
@@ -42,6 +42,7 @@ pub fn app_builder<R: tauri::Runtime>(
             on_start(app.handle());
             Ok(())
         })
+        .on_window_event(window::on_event)
         .invoke_handler(tauri::generate_handler![
             commands::about,
             commands::settings,
@@ -59,36 +60,14 @@ pub fn app_builder<R: tauri::Runtime>(
         ])
 }
 
-/// Start-up work that needs the app: preferences, event forwarding. (Tests under the mock
-/// runtime, which never runs setup, call it themselves.)
+/// Start-up work that needs the app: the window where it was, event forwarding. (Tests under
+/// the mock runtime, which never runs setup, call it themselves.)
 fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     let state = app.state::<AppState>();
-    load_preferences(app, &state);
-    events::forward(app.clone(), &state.auth);
-}
-
-/// Reads the stored preferences; an unreadable store or bad values leave defaults and warnings.
-fn load_preferences<R: tauri::Runtime>(app: &tauri::AppHandle<R>, state: &AppState) {
-    let file = state.settings_file.get_or_init(|| {
-        app.path()
-            .app_config_dir()
-            .map(|dir| dir.join("settings.json"))
-            .unwrap_or_else(|_| "settings.json".into())
-    });
-    let loaded = match app.store(file) {
-        Ok(store) => Preferences::load(store.get(STORE_KEY).as_ref()),
-        Err(e) => (
-            Preferences::default(),
-            vec![format!(
-                "the settings file {} could not be read ({e}); using the defaults",
-                file.display()
-            )],
-        ),
-    };
-    for warning in &loaded.1 {
-        eprintln!("tessera: {warning}");
+    if let Some(main) = app.get_webview_window(labels::MAIN) {
+        window::restore(&main, state.settings().window);
     }
-    *state.preferences.lock().unwrap_or_else(|p| p.into_inner()) = loaded;
+    events::forward(app.clone(), &state.auth);
 }
 
 /// A second launch hands over to the first: its main window comes to the front.
@@ -114,12 +93,18 @@ pub enum RunError {
     Tauri(#[from] tauri::Error),
 }
 
-/// Runs the desktop app until its last window closes.
-pub fn run() -> Result<(), RunError> {
-    let choice = ProviderChoice::from_env(|name| std::env::var(name).ok())?;
+/// Runs the desktop app until its last window closes. `allow_plaintext_cache` is the user's
+/// explicit `--insecure-plaintext-cache`: without a keyring, save tokens unencrypted rather than
+/// keep them in memory only.
+pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
+    let var = |name: &str| std::env::var(name).ok();
+    let startup = Startup::from_environment(var)?;
+    let choice = ProviderChoice::from_settings(&startup.resolved.settings, var)?;
+    // Only now, with a configuration that works, is the keyring touched.
+    let startup = startup.with_storage(allow_plaintext_cache, var);
     let provider =
         tauri::async_runtime::block_on(Provider::start(choice)).map_err(RunError::Provider)?;
-    let state = AppState::new(provider).map_err(RunError::Provider)?;
+    let state = AppState::new(provider, startup).map_err(RunError::Provider)?;
     // Registered first, as its documentation asks, so a second process exits before doing
     // anything else.
     let builder =
@@ -130,41 +115,56 @@ pub fn run() -> Result<(), RunError> {
     Ok(())
 }
 
-const USAGE: &str = "usage: tessera [--version | --help]
+const USAGE: &str = "usage: tessera [--insecure-plaintext-cache] [--version | --help]
 
 Tessera signs you in to Microsoft Entra ID (or any OpenID Connect provider) and shows your
 Microsoft Graph profile. Run without arguments to open the app.
 
 With no configuration it uses its embedded test identity provider (users ada@tessera.test and
-alan@tessera.test, password tessera). Environment:
+alan@tessera.test, password tessera). Sign-ins are saved encrypted, the key in the OS keyring.
+
+Options:
+  --insecure-plaintext-cache  when no OS keyring is available, save sign-ins in an
+                              unencrypted file instead of keeping them in memory only
+
+Settings are read from settings.json in the app's config folder, then these environment
+variables, then the machine's policy file (/etc/tessera/policy.json, or TESSERA_POLICY_FILE):
   TESSERA_CLIENT_ID   application (client) id registered with your provider
   TESSERA_AUTHORITY   authority URL (default https://login.microsoftonline.com/common)
-  TESSERA_GRAPH_URL   Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)";
+  TESSERA_GRAPH_URL   Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)
+  TESSERA_CACHE_DIR   folder of the token cache (default: the app's data folder)";
 
 /// The binary's entry point: handles `--version` and `--help`, otherwise runs the app.
 pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
     let args: Vec<String> = args.into_iter().collect();
-    match args.first().map(String::as_str) {
-        None => match run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err @ RunError::Config(_)) => {
-                eprintln!("tessera: {err}");
-                ExitCode::from(2)
-            }
-            Err(err) => {
-                eprintln!("tessera: {err}");
-                ExitCode::FAILURE
-            }
-        },
-        Some("--version" | "-V") if args.len() == 1 => {
+    let run_with = |allow_plaintext_cache| match run(allow_plaintext_cache) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err @ RunError::Config(_)) => {
+            eprintln!("tessera: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("tessera: {err}");
+            ExitCode::FAILURE
+        }
+    };
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => run_with(false),
+        ["--insecure-plaintext-cache"] => run_with(true),
+        ["--version" | "-V"] => {
             println!("{}", About::of_this_build());
             ExitCode::SUCCESS
         }
-        Some("--help" | "-h") if args.len() == 1 => {
+        ["--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
         }
-        Some(_) => {
+        _ => {
             eprintln!(
                 "tessera: unexpected argument(s): {}\n\n{USAGE}",
                 args.join(" ")

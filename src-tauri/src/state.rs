@@ -1,15 +1,17 @@
 //! The one state object the shell manages.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use tessera_auth::{Config, PublicClientApplication};
+use tessera_config::{Resolved, Settings};
 use tessera_graph::GraphClient;
 use tokio::sync::watch;
 
+use crate::config::{Startup, Storage};
 use crate::dto::TokenStatus;
 use crate::error::CommandError;
-use crate::preferences::Preferences;
 use crate::provider::Provider;
 
 /// Everything the commands share, managed once by Tauri.
@@ -21,20 +23,32 @@ pub struct AppState {
     pub auth: PublicClientApplication,
     /// Microsoft Graph.
     pub graph: GraphClient,
-    /// The user's preferences and the warnings of their last load.
-    pub preferences: Mutex<(Preferences, Vec<String>)>,
+    /// The settings in effect, their sources, and the warnings of their load.
+    pub settings: Mutex<Resolved>,
+    /// The settings this run started with (the provider and the engine use them until the
+    /// next start).
+    pub started_with: Settings,
+    /// Where tokens are kept between runs.
+    pub storage: Storage,
     /// What the UI's token panel shows.
     pub last_token: Mutex<Option<TokenStatus>>,
     /// A sign-in through the system browser, kept until the UI has its result.
     pub redirect: RedirectSlot,
-    /// The preferences' store file; set at start-up (tests set it first).
-    pub settings_file: OnceLock<PathBuf>,
+    /// The user's settings file (`tauri-plugin-store`).
+    pub settings_file: PathBuf,
 }
 
 impl AppState {
-    /// The engine and Graph client for `provider`. Tokens carry the `cp1` capability, so the
-    /// provider may send Continuous Access Evaluation claims challenges, which the app answers.
-    pub fn new(provider: Provider) -> Result<AppState, String> {
+    /// The engine (its cache in the vault) and the Graph client for `provider`. Tokens carry
+    /// the `cp1` capability, so the provider may send Continuous Access Evaluation claims
+    /// challenges, which the app answers. The saved active account, or else the first signed-in
+    /// one, becomes active.
+    pub fn new(provider: Provider, startup: Startup) -> Result<AppState, String> {
+        let Startup {
+            resolved,
+            settings_file,
+            storage,
+        } = startup;
         let endpoints = &provider.endpoints;
         let mut config = Config::new(&endpoints.client_id, endpoints.authority.as_str());
         config.default_scopes = tessera_graph::PROFILE_SCOPES
@@ -42,33 +56,51 @@ impl AppState {
             .map(|s| s.to_string())
             .collect();
         config.client_capabilities = vec!["cp1".into()];
-        let auth = PublicClientApplication::new(config).map_err(|e| e.to_string())?;
+        config.renewal_offset = Duration::from_secs(resolved.settings.renewal_offset_secs);
+        let mut builder = PublicClientApplication::builder(config);
+        if let Some(persistence) = storage.persistence() {
+            builder = builder.persistence(persistence);
+        }
+        let auth = builder.build().map_err(|e| e.to_string())?;
+        let accounts = auth.accounts();
+        let active = resolved
+            .settings
+            .active_account
+            .as_deref()
+            .filter(|id| accounts.iter().any(|a| a.home_account_id == *id))
+            .or(accounts.first().map(|a| a.home_account_id.as_str()));
+        if let Some(id) = active {
+            auth.set_active_account(Some(id))
+                .map_err(|e| e.to_string())?;
+        }
         let graph = GraphClient::new(endpoints.graph_url.clone()).map_err(|e| e.to_string())?;
         Ok(AppState {
             provider,
             auth,
             graph,
-            preferences: Mutex::new((Preferences::default(), vec![])),
+            started_with: resolved.settings.clone(),
+            settings: Mutex::new(resolved),
+            storage,
             last_token: Mutex::new(None),
             redirect: RedirectSlot::default(),
-            settings_file: OnceLock::new(),
+            settings_file,
         })
     }
 
-    /// The preferences' store file.
-    pub fn settings_file(&self) -> PathBuf {
-        self.settings_file
-            .get()
-            .cloned()
-            .unwrap_or_else(|| PathBuf::from("settings.json"))
-    }
-
-    /// The current preferences.
-    pub fn preferences(&self) -> Preferences {
-        self.preferences
+    /// The settings in effect, with their sources.
+    pub fn resolved(&self) -> Resolved {
+        self.settings
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .0
+            .clone()
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings
             .clone()
     }
 }

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri::{Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::command_list::COMMANDS;
 use crate::provider::{Endpoints, Provider, ProviderChoice};
@@ -26,13 +26,32 @@ pub(crate) fn app() -> tauri::App<MockRuntime> {
     build(provider, tempfile::tempdir().unwrap().path())
 }
 
-/// The app under the mock runtime, its settings file in `dir`.
+/// The app under the mock runtime, its settings file and token cache in `dir` (the cache key
+/// in memory: the real keyring is the vault's and the end-to-end tests' business).
 pub(crate) fn build(provider: Provider, dir: &std::path::Path) -> tauri::App<MockRuntime> {
-    let state = AppState::new(provider).expect("a valid configuration");
-    state
-        .settings_file
-        .set(dir.join("settings.json"))
-        .expect("set once");
+    build_with(provider, dir, &*TEST_KEYS, None)
+}
+
+/// One key store for every test app, as the OS keyring is one per machine.
+static TEST_KEYS: std::sync::LazyLock<tessera_vault::MemoryKeyStore> =
+    std::sync::LazyLock::new(tessera_vault::MemoryKeyStore::default);
+
+/// [`build`] with a policy and another key store.
+pub(crate) fn build_with(
+    provider: Provider,
+    dir: &std::path::Path,
+    keys: &dyn tessera_vault::KeyStore,
+    policy: Option<&tessera_config::Policy>,
+) -> tauri::App<MockRuntime> {
+    let settings_file = dir.join("settings.json");
+    let resolved = crate::config::resolve_file(&settings_file, |_| None, policy)
+        .expect("test settings resolve");
+    let startup = crate::config::Startup {
+        resolved,
+        settings_file,
+        storage: crate::config::Storage::open_with(&dir.join("cache"), keys),
+    };
+    let state = AppState::new(provider, startup).expect("a valid configuration");
     let app = app_builder(mock_builder(), state)
         .build(tauri::generate_context!())
         .expect("the app must build under the mock runtime");
@@ -87,13 +106,16 @@ fn settings_report_the_configured_provider_and_no_secret() {
     let app = app();
     let main = window(&app, labels::MAIN);
     let settings = invoke(&main, "settings", json!({})).expect("main may read settings");
+    let provider = &settings["provider"];
     assert_eq!(
-        settings["authority"],
+        provider["authority"],
         "https://login.microsoftonline.com/organizations"
     );
-    assert_eq!(settings["clientId"], "11111111-2222-3333-4444-555555555555");
-    assert_eq!(settings["embeddedProvider"], false);
-    assert_eq!(settings["testUsers"], json!([]));
+    assert_eq!(provider["clientId"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(provider["embedded"], false);
+    assert_eq!(provider["testUsers"], json!([]));
+    assert_eq!(settings["storage"]["kind"], "encrypted");
+    assert_eq!(settings["storage"]["warning"], Value::Null);
 }
 
 #[test]
@@ -166,4 +188,18 @@ fn version_and_help_flags_exit_cleanly_and_unknown_arguments_do_not() {
     assert_eq!(run(&["--help"]), ExitCode::SUCCESS);
     assert_eq!(run(&["--bogus"]), ExitCode::from(2));
     assert_eq!(run(&["--version", "extra"]), ExitCode::from(2));
+}
+
+#[test]
+fn the_configuration_crate_uses_the_apps_folders() {
+    let app = app();
+    assert_eq!(app.config().identifier, tessera_config::IDENTIFIER);
+    assert_eq!(
+        app.path().app_config_dir().ok(),
+        tessera_config::app_config_dir()
+    );
+    assert_eq!(
+        app.path().app_data_dir().ok(),
+        tessera_config::app_data_dir()
+    );
 }
