@@ -131,6 +131,11 @@ impl App {
         }
     }
 
+    /// The folder holding the app's XDG data, config and cache folders.
+    pub fn data_home(&self) -> &Path {
+        self._data_home.path()
+    }
+
     /// Calls one of the app's commands from the main window, as the UI does, and returns its
     /// value or its `CommandError` as JSON.
     pub async fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
@@ -517,6 +522,8 @@ impl Driver {
                 command.env_remove(name);
             }
         }
+        // No machine policy either, unless the test brings one.
+        command.env("TESSERA_POLICY_FILE", data_home.join("no-policy.json"));
         command.envs(env.iter().copied());
         let child = command
             .args(["--port", &port.to_string()])
