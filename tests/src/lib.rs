@@ -633,3 +633,78 @@ fn free_port() -> u16 {
         .map(|addr| addr.port())
         .expect("a free port on 127.0.0.1")
 }
+
+/// Runs `secret-tool ACTION` (`lookup`, `clear`) on the keyring entry of the token cache at
+/// `cache_file`, as another program on the desktop would.
+pub fn secret_tool(action: &str, cache_file: &Path) -> std::process::Output {
+    Command::new("secret-tool")
+        .args([action, "service", tessera_vault::KEYRING_SERVICE, "username"])
+        .arg(format!("token-cache-key:{}", cache_file.display()))
+        .output()
+        .expect("run secret-tool (scripts/setup installs libsecret-tools)")
+}
+
+/// The tokens in the encrypted cache at `cache_file`, decrypted with the key `secret-tool`
+/// reads from the Secret Service: proof that the key is really there, and the strings to look
+/// for on disk.
+pub fn cached_secrets(cache_file: &Path) -> Vec<String> {
+    let lookup = secret_tool("lookup", cache_file);
+    assert!(lookup.status.success(), "secret-tool lookup: {lookup:?}");
+    let key = tessera_vault::decode_key(&String::from_utf8_lossy(&lookup.stdout))
+        .expect("a cache key in the keyring");
+    let sealed = std::fs::read(cache_file).expect("the cache file");
+    let blob = tessera_vault::unseal(&key, &sealed).expect("the keyring's key opens the cache");
+    let cache: Value = serde_json::from_slice(&blob).expect("a JSON cache inside");
+    let mut found = vec![];
+    collect_secrets(&cache, &mut found);
+    found
+}
+
+fn collect_secrets(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("secret", Value::String(secret)) => found.push(secret.clone()),
+                    _ => collect_secrets(value, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_secrets(item, found)),
+        _ => {}
+    }
+}
+
+/// Fails if any file under `folder` (recursively) contains one of `needles` as plain bytes.
+pub fn assert_no_plaintext(folder: &Path, needles: &[String], also: &[&str]) {
+    let mut files = 0;
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            files += 1;
+            let found = needles
+                .iter()
+                .map(String::as_str)
+                .chain(also.iter().copied())
+                .find(|needle| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()));
+            assert!(
+                found.is_none(),
+                "{} holds a secret in plaintext ({} bytes of it)",
+                path.display(),
+                found.map_or(0, str::len)
+            );
+        }
+    }
+    assert!(files > 0, "no file at all under {}", folder.display());
+}

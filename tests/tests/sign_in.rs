@@ -338,14 +338,35 @@ async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_provider_session_survives_a_restart_in_the_webview_store() {
+async fn a_restarted_app_shows_the_profile_at_once_and_keeps_no_token_in_plaintext() {
     let idp = Idp::start().await;
     // "Stay signed in: yes" (what the harness answers) makes the provider's cookie persistent.
     let app = idp.app_signed_in("ada@tessera.test").await;
+    let authorize = idp.stat("authorize").await;
 
-    // Tokens are kept in memory only until the encrypted cache lands (#6), so the restarted
-    // app is signed out; the provider session in the webview store is not.
+    // Tokens are in the encrypted cache: the restarted app shows the profile without any
+    // sign-in window and without asking the provider for anything but Graph.
     let app = app.restart().await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+    assert_eq!(app.windows().await.len(), 1, "no sign-in window, not even hidden");
+    assert_eq!(idp.stat("authorize").await, authorize);
+    wait_for_attribute(&app, "#token-source", "data-source", "cache").await;
+    app.screenshot("restarted-profile").await;
+
+    // Every token in the cache (decrypted with the key read back from the Secret Service) is
+    // nowhere in plaintext: not in the settings, the cache folder, nor the webview's store.
+    let cache = app
+        .data_home()
+        .join("data/dev.tessera.desktop")
+        .join(tessera_vault::CACHE_FILE);
+    let tokens = tessera_e2e::cached_secrets(&cache);
+    assert_eq!(tokens.len(), 3, "access, refresh and ID token");
+    tessera_e2e::assert_no_plaintext(app.data_home(), &tokens, &[]);
+
+    // Signed out of the app only, the provider session in the webview store signs ada in
+    // again without a password.
+    click(&app, "#sign-out").await;
     app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
         .await;
     click(&app, "#sign-in").await;

@@ -94,36 +94,6 @@ impl World {
     }
 }
 
-/// Every string value in the decrypted cache that is a secret (tokens), found by key name.
-fn secrets(cache: &Value, found: &mut Vec<String>) {
-    match cache {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("secret", Value::String(secret)) => found.push(secret.clone()),
-                    _ => secrets(value, found),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| secrets(item, found)),
-        _ => {}
-    }
-}
-
-/// Every file under `folder`, with its bytes.
-pub fn files_under(folder: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut found = vec![];
-    for entry in std::fs::read_dir(folder).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            found.push((path, bytes));
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_lives_in_the_secret_service_and_a_new_process_signs_in_silently() {
     let w = world().await;
@@ -140,33 +110,11 @@ async fn the_key_lives_in_the_secret_service_and_a_new_process_signs_in_silently
 
     // Another program (libsecret's secret-tool) reads the key back from the Secret Service,
     // and that key opens the cache file.
-    let lookup = w.secret_tool("lookup");
-    assert!(lookup.status.success(), "secret-tool lookup: {lookup:?}");
-    let key = tessera_vault::decode_key(&String::from_utf8_lossy(&lookup.stdout)).unwrap();
-    let sealed = std::fs::read(w.cache()).unwrap();
-    let cache: Value =
-        serde_json::from_slice(&tessera_vault::unseal(&key, &sealed).unwrap()).unwrap();
-    let mut tokens = vec![];
-    secrets(&cache, &mut tokens);
-    assert_eq!(
-        tokens.len(),
-        3,
-        "access, refresh and ID token: {}",
-        tokens.len()
-    );
+    let tokens = tessera_e2e::cached_secrets(&w.cache());
+    assert_eq!(tokens.len(), 3, "access, refresh and ID token: {}", tokens.len());
 
     // Nothing secret in plaintext anywhere in the folder.
-    for (path, bytes) in files_under(w.folder.path()) {
-        let text = String::from_utf8_lossy(&bytes);
-        for token in &tokens {
-            assert!(
-                !text.contains(token.as_str()),
-                "a token in plaintext in {}",
-                path.display()
-            );
-        }
-        assert!(!text.contains("ada@tessera.test"), "{}", path.display());
-    }
+    tessera_e2e::assert_no_plaintext(w.folder.path(), &tokens, &["ada@tessera.test"]);
 
     let authorize = w.stat("authorize").await;
     let token_calls = w.stat("token").await;
