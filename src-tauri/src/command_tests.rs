@@ -32,9 +32,11 @@ fn world() -> World {
         graph_url: idp.graph_url(),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .unwrap();
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = build(provider, dir.path());
     let main = window(&app, labels::MAIN);
@@ -311,9 +313,11 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     )
     .unwrap();
     let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .unwrap();
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .unwrap();
     let again = build(provider, w.dir.path());
     let main = window(&again, "main");
     let settings = invoke(&main, "settings", json!({})).unwrap();
@@ -353,9 +357,11 @@ fn a_restarted_app_is_signed_in_from_its_encrypted_cache_without_the_provider() 
     let authorize = w.stat("authorize");
 
     let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .unwrap();
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .unwrap();
     let again = build(provider, w.dir.path());
     let main = window(&again, labels::MAIN);
     let accounts = invoke(&main, "accounts", json!({})).unwrap();
@@ -385,9 +391,11 @@ fn a_policy_pins_settings_and_interaction_modes() {
         graph_url: idp.graph_url(),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .unwrap();
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .unwrap();
     let keys = tessera_vault::MemoryKeyStore::default();
     let app = crate::tests::build_with(provider, dir.path(), &keys, Some(&policy));
     let main = window(&app, labels::MAIN);
@@ -429,9 +437,11 @@ fn without_a_keyring_sign_ins_live_in_memory_and_the_window_says_so() {
         graph_url: idp.graph_url(),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .unwrap();
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .unwrap();
     let app = crate::tests::build_with(provider, dir.path(), &keys, None);
     let main = window(&app, labels::MAIN);
     let storage = &invoke(&main, "settings", json!({})).unwrap()["storage"];

@@ -102,8 +102,11 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     let choice = ProviderChoice::from_settings(&startup.resolved.settings, var)?;
     // Only now, with a configuration that works, is the keyring touched.
     let startup = startup.with_storage(allow_plaintext_cache, var);
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(choice)).map_err(RunError::Provider)?;
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        choice,
+        tessera_config::app_data_dir().as_deref(),
+    ))
+    .map_err(RunError::Provider)?;
     let state = AppState::new(provider, startup).map_err(RunError::Provider)?;
     // Registered first, as its documentation asks, so a second process exits before doing
     // anything else.

@@ -9,6 +9,9 @@ use tessera_idp::{IdpOptions, Seed, DEFAULT_CLIENT_ID};
 
 pub use tessera_config::{ConfigError, Endpoints, ProviderChoice};
 
+/// The embedded provider's state file, in the app's data folder.
+pub const EMBEDDED_STATE_FILE: &str = "embedded-idp.json";
+
 /// The embedded provider's preferred port, so that its authority stays the same from one run
 /// to the next (and so the token cache's entries stay valid); another free port is used when it
 /// is taken.
@@ -24,8 +27,13 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// Starts the embedded provider when the choice asks for it.
-    pub async fn start(choice: ProviderChoice) -> Result<Provider, String> {
+    /// Starts the embedded provider when the choice asks for it, keeping its state (keys,
+    /// sessions, refresh tokens) in `state_dir` so that sign-ins outlive a restart, as they do
+    /// with a real provider.
+    pub async fn start(
+        choice: ProviderChoice,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<Provider, String> {
         let redirect_uri = match choice {
             ProviderChoice::Configured(endpoints) => {
                 return Ok(Provider {
@@ -37,6 +45,7 @@ impl Provider {
         };
         let options = |port| IdpOptions {
             port,
+            state_file: state_dir.map(|dir| dir.join(EMBEDDED_STATE_FILE)),
             ..IdpOptions::default()
         };
         let idp = match tessera_idp::start(options(EMBEDDED_PORT)).await {

@@ -19,9 +19,11 @@ pub(crate) fn app() -> tauri::App<MockRuntime> {
         graph_url: "https://graph.microsoft.com/v1.0".parse().unwrap(),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
-    let provider =
-        tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints)))
-            .expect("a configured provider needs no start-up");
+    let provider = tauri::async_runtime::block_on(Provider::start(
+        ProviderChoice::Configured(endpoints),
+        None,
+    ))
+    .expect("a configured provider needs no start-up");
     // No test of this app writes settings: the folder may go at once.
     build(provider, tempfile::tempdir().unwrap().path())
 }

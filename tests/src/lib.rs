@@ -638,7 +638,12 @@ fn free_port() -> u16 {
 /// `cache_file`, as another program on the desktop would.
 pub fn secret_tool(action: &str, cache_file: &Path) -> std::process::Output {
     Command::new("secret-tool")
-        .args([action, "service", tessera_vault::KEYRING_SERVICE, "username"])
+        .args([
+            action,
+            "service",
+            tessera_vault::KEYRING_SERVICE,
+            "username",
+        ])
         .arg(format!("token-cache-key:{}", cache_file.display()))
         .output()
         .expect("run secret-tool (scripts/setup installs libsecret-tools)")

@@ -349,7 +349,11 @@ async fn a_restarted_app_shows_the_profile_at_once_and_keeps_no_token_in_plainte
     let app = app.restart().await;
     app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
         .await;
-    assert_eq!(app.windows().await.len(), 1, "no sign-in window, not even hidden");
+    assert_eq!(
+        app.windows().await.len(),
+        1,
+        "no sign-in window, not even hidden"
+    );
     assert_eq!(idp.stat("authorize").await, authorize);
     wait_for_attribute(&app, "#token-source", "data-source", "cache").await;
     app.screenshot("restarted-profile").await;

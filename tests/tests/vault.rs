@@ -111,7 +111,12 @@ async fn the_key_lives_in_the_secret_service_and_a_new_process_signs_in_silently
     // Another program (libsecret's secret-tool) reads the key back from the Secret Service,
     // and that key opens the cache file.
     let tokens = tessera_e2e::cached_secrets(&w.cache());
-    assert_eq!(tokens.len(), 3, "access, refresh and ID token: {}", tokens.len());
+    assert_eq!(
+        tokens.len(),
+        3,
+        "access, refresh and ID token: {}",
+        tokens.len()
+    );
 
     // Nothing secret in plaintext anywhere in the folder.
     tessera_e2e::assert_no_plaintext(w.folder.path(), &tokens, &["ada@tessera.test"]);

@@ -43,6 +43,33 @@ async fn with_no_configuration_the_app_runs_its_embedded_identity_provider() {
     assert_eq!(status, 200, "{discovery}");
     let shot = app.screenshot("main-window").await;
     assert!(shot.metadata().map(|m| m.len() > 1_000).unwrap_or(false));
+
+    // Signed in on the embedded provider, the user is still signed in after a restart: the
+    // provider keeps its keys and refresh tokens in the app's data folder.
+    app.client
+        .find(fantoccini::Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let popup = app.wait_for_popup(WAIT).await;
+    app.sign_in_in_popup(&popup, "alan@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
+        .await;
+    let app = app.restart().await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
+        .await;
+    assert_eq!(app.windows().await.len(), 1, "no sign-in window");
+    let forced = app
+        .invoke(
+            "acquire_token",
+            serde_json::json!({ "interaction": "none", "forceRefresh": true }),
+        )
+        .await
+        .expect("the refresh token from before the restart still works");
+    assert_eq!(forced["source"], "refresh_token");
     app.close().await;
     assert_ne!(
         http_status(&discovery).await,

@@ -18,7 +18,8 @@ use crate::oauth_error::OAuthError;
 use crate::pages;
 use crate::scopes::{Permission, ScopeError, Scopes};
 use crate::state::{
-    AuthorizeRequest, BrowserSession, CodeGrant, Flavor, Idp, SessionUser, Store, Transaction,
+    secret_key, AuthorizeRequest, BrowserSession, CodeGrant, Flavor, Idp, SessionUser, Store,
+    Transaction,
 };
 
 /// Persistent ("Stay signed in: yes") session cookie, with an expiry.
@@ -78,7 +79,7 @@ pub async fn login_step(idp: Arc<Idp>, step: String, form: HashMap<String, Strin
         .transactions
         .get(&tx_id)
         .and_then(|tx| tx.session_id.as_ref())
-        .and_then(|sid| store.sessions.get(sid))
+        .and_then(|sid| store.sessions.get(&secret_key(sid)))
         .map(|s| s.users.iter().map(|u| u.oid.clone()).collect())
         .unwrap_or_default();
     let Some(tx) = store
@@ -347,7 +348,7 @@ fn session_users(idp: &Idp, store: &Store, tx: &Transaction) -> Vec<SessionUser>
     let now = idp.clock.now();
     tx.session_id
         .as_ref()
-        .and_then(|sid| store.sessions.get(sid))
+        .and_then(|sid| store.sessions.get(&secret_key(sid)))
         .filter(|s| s.expires_at > now)
         .map(|s| s.users.clone())
         .unwrap_or_default()
@@ -377,24 +378,32 @@ fn finish(idp: &Idp, store: &mut Store, tx: &Transaction) -> (String, Option<Vec
     };
     let mut cookies = None;
     if tx.fresh_login || tx.mfa {
-        let alive = tx
-            .session_id
-            .clone()
-            .filter(|sid| store.sessions.get(sid).is_some_and(|s| s.expires_at > now));
+        let alive = tx.session_id.clone().filter(|sid| {
+            store
+                .sessions
+                .get(&secret_key(sid))
+                .is_some_and(|s| s.expires_at > now)
+        });
         let sid = alive.unwrap_or_else(|| random_token(32));
-        let persistent = tx
-            .keep_signed_in
-            .unwrap_or_else(|| store.sessions.get(&sid).is_some_and(|s| s.persistent));
+        let persistent = tx.keep_signed_in.unwrap_or_else(|| {
+            store
+                .sessions
+                .get(&secret_key(&sid))
+                .is_some_and(|s| s.persistent)
+        });
         let lifetime = if persistent {
             PERSISTENT_SESSION_SECONDS
         } else {
             BROWSER_SESSION_SECONDS
         };
-        let session = store.sessions.entry(sid.clone()).or_insert(BrowserSession {
-            users: vec![],
-            persistent,
-            expires_at: now + lifetime,
-        });
+        let session = store
+            .sessions
+            .entry(secret_key(&sid))
+            .or_insert(BrowserSession {
+                users: vec![],
+                persistent,
+                expires_at: now + lifetime,
+            });
         session.users.retain(|u| u.oid != oid);
         session.users.insert(
             0,

@@ -136,7 +136,7 @@ pub async fn logout(idp: Arc<Idp>, headers: HeaderMap, query: HashMap<String, St
     let mut store = idp.store();
     store.count("logout");
     if let Some(sid) = session_cookie(&headers) {
-        store.sessions.remove(&sid);
+        store.sessions.remove(&crate::state::secret_key(&sid));
     }
     drop(store);
     let registered = |uri: &str| {

@@ -50,19 +50,43 @@ pub enum JwtError {
 impl SigningKey {
     /// A fresh 2048-bit key.
     pub fn generate() -> Result<SigningKey, rsa::Error> {
-        let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)?;
+        Ok(Self::from_private(RsaPrivateKey::new(
+            &mut rand::rngs::OsRng,
+            2048,
+        )?))
+    }
+
+    /// The key from its PKCS#8 DER form ([`Self::to_pkcs8_der`]).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<SigningKey, String> {
+        use rsa::pkcs8::DecodePrivateKey;
+        RsaPrivateKey::from_pkcs8_der(der)
+            .map(Self::from_private)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The private key as PKCS#8 DER, to keep the provider's keys across restarts.
+    pub fn to_pkcs8_der(&self) -> Result<Vec<u8>, String> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let private: &RsaPrivateKey = self.signer.as_ref();
+        private
+            .to_pkcs8_der()
+            .map(|doc| doc.as_bytes().to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    fn from_private(private: RsaPrivateKey) -> SigningKey {
         let public = private.to_public_key();
         let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
         let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
         // The kid is derived from the modulus, like a thumbprint, so it changes with the key.
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(n.as_bytes())[..15]);
-        Ok(SigningKey {
+        SigningKey {
             kid,
             signer: RsaSigner::new(private),
             verifier: VerifyingKey::new(public),
             n,
             e,
-        })
+        }
     }
 
     /// Signs `claims` as a compact JWT with header `{alg: RS256, typ: JWT, kid}`.

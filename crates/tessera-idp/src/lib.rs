@@ -23,6 +23,7 @@ mod authorize;
 mod clock;
 mod control;
 mod discovery;
+mod durable;
 mod faults;
 mod graph;
 mod ids;
@@ -70,6 +71,10 @@ pub struct IdpOptions {
     pub seed: Seed,
     /// A key to sign with; a fresh one is generated when `None`.
     pub signing_key: Option<SigningKey>,
+    /// A file to keep keys, sessions and refresh tokens in across restarts (the app's embedded
+    /// provider); `None` keeps everything in memory. A file that cannot be read is set aside
+    /// and the provider starts afresh.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for IdpOptions {
@@ -79,6 +84,7 @@ impl Default for IdpOptions {
             port: 0,
             seed: Seed::default(),
             signing_key: None,
+            state_file: None,
         }
     }
 }
@@ -212,20 +218,31 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
         .port();
     let base = Url::parse(&format!("http://127.0.0.1:{port}/"))
         .map_err(|e| StartError::Setup(e.to_string()))?;
-    let key = match options.signing_key {
-        Some(key) => key,
-        None => tokio::task::spawn_blocking(SigningKey::generate)
-            .await
-            .map_err(|e| StartError::Setup(e.to_string()))?
-            .map_err(|e| StartError::Setup(format!("RSA key generation: {e}")))?,
+    let kept = options.state_file.as_deref().and_then(load_kept_state);
+    let keys = match (&kept, options.signing_key) {
+        (Some((keys, _)), _) => keys.clone(),
+        (None, Some(key)) => keys::KeySet {
+            active: Arc::new(key),
+            retired: vec![],
+        },
+        (None, None) => keys::KeySet {
+            active: Arc::new(
+                tokio::task::spawn_blocking(SigningKey::generate)
+                    .await
+                    .map_err(|e| StartError::Setup(e.to_string()))?
+                    .map_err(|e| StartError::Setup(format!("RSA key generation: {e}")))?,
+            ),
+            retired: vec![],
+        },
     };
-    let keys = keys::KeySet {
-        active: Arc::new(key),
-        retired: vec![],
-    };
-    let idp = Arc::new(
-        Idp::new(options.flavor, base.clone(), options.seed, keys).map_err(StartError::Setup)?,
-    );
+    let mut idp =
+        Idp::new(options.flavor, base.clone(), options.seed, keys).map_err(StartError::Setup)?;
+    if let Some((_, durable)) = kept {
+        durable.restore(&mut idp.store());
+    }
+    idp.state_file = options.state_file;
+    idp.persist_if_changed();
+    let idp = Arc::new(idp);
     let app = router(idp).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -241,6 +258,35 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
         shutdown: Some(shutdown),
         task: Some(task),
     })
+}
+
+/// The kept state and its keys, or `None` (nothing kept, or a file that was set aside).
+fn load_kept_state(path: &std::path::Path) -> Option<(keys::KeySet, durable::Durable)> {
+    let outcome = durable::Durable::load(path)
+        .and_then(|kept| kept.map(|d| d.keyset().map(|keys| (keys, d))).transpose());
+    match outcome {
+        Ok(kept) => kept,
+        Err(why) => {
+            let aside = path.with_extension("damaged");
+            let _ = std::fs::rename(path, &aside);
+            eprintln!(
+                "tessera-idp: starting afresh: {why} (kept as {})",
+                aside.display()
+            );
+            None
+        }
+    }
+}
+
+/// Saves the provider's state after every request that changed it.
+async fn persist_after(
+    State(idp): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    idp.persist_if_changed();
+    response
 }
 
 type Shared = State<Arc<Idp>>;
@@ -400,6 +446,7 @@ fn router(idp: Arc<Idp>) -> Router {
                 axum::Json(serde_json::json!({ "error": "not_found", "error_description": "No such endpoint on this identity provider." })),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(idp.clone(), persist_after))
         .with_state(idp)
 }
 

@@ -25,7 +25,9 @@ const GRAPH_PERMISSIONS: &[(&str, &str)] = &[
 ];
 
 /// One permission: a resource and a scope name in its registered spelling.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Permission {
     /// Resource URI, or `""` for the OpenID Connect scopes.
     pub resource: String,

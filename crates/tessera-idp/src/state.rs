@@ -15,6 +15,15 @@ use crate::keys::KeySet;
 use crate::scopes::Permission;
 use crate::seed::{Photo, Seed};
 
+/// The key under which a secret the provider handed out (a refresh token, a session cookie) is
+/// remembered: its SHA-256, so the provider's memory (and its state file) holds no usable
+/// secret, as a real provider stores hashes.
+pub fn secret_key(secret: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
 /// Which protocol dialect the provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,7 +56,7 @@ impl Default for Lifetimes {
 }
 
 /// One signed-in user inside a browser session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionUser {
     /// The user's object id.
     pub oid: String,
@@ -58,7 +67,7 @@ pub struct SessionUser {
 }
 
 /// A browser session (Entra's ESTSAUTH cookie): the users signed in in that browser.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BrowserSession {
     /// Users, most recent first.
     pub users: Vec<SessionUser>,
@@ -146,7 +155,7 @@ pub struct CodeGrant {
 }
 
 /// An issued refresh token.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshGrant {
     /// The client it was issued to.
     pub client_id: String,
@@ -181,7 +190,7 @@ pub enum ClaimsChallenge {
 }
 
 /// Per-user levers of the control API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UserFlags {
     /// Refresh tokens with `sequence <= expired_upto` are expired (AADSTS700082).
     pub expired_upto: u64,
@@ -198,13 +207,13 @@ pub struct UserFlags {
 pub struct Store {
     /// Current lifetimes.
     pub lifetimes: Lifetimes,
-    /// Browser sessions by cookie value.
+    /// Browser sessions by the cookie value's [`secret_key`].
     pub sessions: HashMap<String, BrowserSession>,
     /// Sign-ins in progress by transaction id.
     pub transactions: HashMap<String, Transaction>,
     /// Authorization codes.
     pub codes: HashMap<String, CodeGrant>,
-    /// Refresh tokens.
+    /// Refresh tokens, by [`secret_key`].
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     /// Consented permissions by (user oid, client id).
     pub consents: HashMap<(String, String), BTreeSet<Permission>>,
@@ -252,6 +261,10 @@ pub struct Idp {
     /// Signing keys.
     pub keys: RwLock<KeySet>,
     store: Mutex<Store>,
+    /// Where the state is kept across restarts, if anywhere (see `durable`).
+    pub state_file: Option<std::path::PathBuf>,
+    /// What was last written there.
+    saved: Mutex<Vec<u8>>,
 }
 
 impl Idp {
@@ -271,7 +284,31 @@ impl Idp {
             clock: Clock::default(),
             keys: RwLock::new(keys),
             store: Mutex::new(Store::default()),
+            state_file: None,
+            saved: Mutex::new(vec![]),
         })
+    }
+
+    /// Writes the state file if the kept state changed since the last write. A failure is
+    /// logged: the provider keeps working from memory.
+    pub fn persist_if_changed(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = crate::durable::Durable::snapshot(self).and_then(|bytes| {
+            if bytes != *saved {
+                crate::durable::write(path, &bytes).map_err(|e| e.to_string())?;
+                *saved = bytes;
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            eprintln!(
+                "tessera-idp: cannot save its state to {}: {e}",
+                path.display()
+            );
+        }
     }
 
     /// Locks the state. A panic while locked cannot leave it half-updated in a way that

@@ -18,7 +18,7 @@ use crate::ids::random_token;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::scopes::{Permission, Scopes, GRAPH_APP_ID, GRAPH_RESOURCE};
 use crate::seed::User;
-use crate::state::{Flavor, Idp, RefreshGrant, Store};
+use crate::state::{secret_key, Flavor, Idp, RefreshGrant, Store};
 
 const CODE_LIFETIME_SECONDS: i64 = 600;
 const ID_TOKEN_LIFETIME_SECONDS: i64 = 3600;
@@ -156,7 +156,11 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
             store.count("token:refresh_token");
             let refresh_token = require("refresh_token")?;
             let scope = require("scope")?;
-            let Some(grant) = store.refresh_tokens.get(refresh_token).cloned() else {
+            let Some(grant) = store
+                .refresh_tokens
+                .get(&secret_key(refresh_token))
+                .cloned()
+            else {
                 return Err(OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid. The refresh token is not valid."));
             };
             if !grant.client_id.eq_ignore_ascii_case(client_id) {
@@ -223,7 +227,7 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
             }
         }
         Spends::RefreshToken(old) => {
-            if let Some(entry) = store.refresh_tokens.get_mut(old) {
+            if let Some(entry) = store.refresh_tokens.get_mut(&secret_key(old)) {
                 entry.rotated = true;
             }
         }
@@ -343,7 +347,7 @@ fn issue(
         let refresh_token = random_token(64);
         let sequence = store.next_sequence();
         store.refresh_tokens.insert(
-            refresh_token.clone(),
+            secret_key(&refresh_token),
             RefreshGrant {
                 client_id: client_id.to_owned(),
                 oid: user.object_id.clone(),
