@@ -1,0 +1,117 @@
+//! Settings in the real window: a machine policy shown as managed and enforced, and the main
+//! window put back where the user left it.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use tessera_e2e::App;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn attribute(app: &App, css: &str, name: &str) -> Option<String> {
+    app.client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .attr(name)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_pins_settings_which_the_window_shows_as_managed() {
+    let idp = tessera_idp::start(tessera_idp::IdpOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{ "scopes": ["User.Read"], "allowedInteractionModes": ["popup"], "renewalOffsetSecs": 600 }"#,
+    )
+    .unwrap();
+    let authority = idp.authority().to_string();
+    let policy_path = policy.display().to_string();
+    let app = App::launch_with_env(&[
+        ("TESSERA_AUTHORITY", &authority),
+        ("TESSERA_POLICY_FILE", &policy_path),
+    ])
+    .await;
+    app.wait_for_text("[data-badge=\"scopes\"]", WAIT, |t| t == "Managed")
+        .await;
+    let note = app
+        .wait_for_text("#policy-note", WAIT, |t| !t.is_empty())
+        .await;
+    assert!(note.contains(&policy_path), "{note}");
+    assert!(attribute(&app, "#setting-scopes", "disabled")
+        .await
+        .is_some());
+    assert!(attribute(&app, "#setting-renewal-offset", "disabled")
+        .await
+        .is_some());
+    assert!(attribute(&app, "#setting-mode", "disabled").await.is_some());
+    assert!(
+        attribute(&app, "#setting-authority", "disabled")
+            .await
+            .is_some(),
+        "set by the environment"
+    );
+    assert!(attribute(&app, "#setting-time-limit", "disabled")
+        .await
+        .is_none());
+    assert!(
+        attribute(&app, "#sign-in-browser", "hidden")
+            .await
+            .is_some(),
+        "the browser mode is not allowed"
+    );
+    let refused = app
+        .invoke(
+            "set_settings",
+            serde_json::json!({ "changes": { "scopes": ["Mail.Read"] } }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused["message"].as_str().unwrap().contains("managed"),
+        "{refused}"
+    );
+    let refused = app
+        .invoke("sign_in", serde_json::json!({ "mode": "redirect" }))
+        .await
+        .unwrap_err();
+    assert_eq!(refused["kind"], "not_allowed", "{refused}");
+    app.client
+        .execute(
+            "document.getElementById('settings-form').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.screenshot("settings-managed").await;
+    app.close().await;
+}
+
+#[tokio::test]
+async fn the_main_window_comes_back_where_it_was() {
+    let app = App::launch().await;
+    app.wait_for_text("#about", WAIT, |t| t.starts_with("Tessera"))
+        .await;
+    app.client
+        .set_window_rect(60, 40, 900, 660)
+        .await
+        .expect("WebDriver moves the window");
+    let moved = app.client.get_window_rect().await.unwrap();
+    // Saved once the window has stopped moving (half a second).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settings = app.invoke("settings", serde_json::json!({})).await.unwrap();
+    assert_eq!(settings["window"]["width"], moved.2, "{settings}");
+
+    let app = app.restart().await;
+    app.wait_for_text("#about", WAIT, |t| t.starts_with("Tessera"))
+        .await;
+    let restored = app.client.get_window_rect().await.unwrap();
+    assert_eq!(restored, moved, "position and size restored");
+    app.close().await;
+}
