@@ -27,37 +27,17 @@ pub struct Startup {
     pub storage: Storage,
 }
 
-impl Startup {
-    /// From the real environment: `settings.json` in the app's config folder, the policy file,
-    /// `TESSERA_*` variables. Tokens are kept in memory until [`Self::with_storage`].
-    pub fn from_environment(var: impl Fn(&str) -> Option<String>) -> Result<Startup, ConfigError> {
-        let settings_file = tessera_config::app_config_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("settings.json");
-        let policy = Policy::load(&policy::policy_path(&var))?;
-        let resolved = resolve_file(&settings_file, &var, policy.as_ref())?;
-        Ok(Startup {
-            resolved,
-            settings_file,
-            storage: Storage {
-                vault: None,
-                memory_reason: Some("not opened yet".into()),
-            },
-        })
-    }
-
-    /// Opens the vault in the app's data folder (or `TESSERA_CACHE_DIR`).
-    pub fn with_storage(
-        self,
-        allow_plaintext_cache: bool,
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Startup {
-        let storage = match tessera_config::cache_dir(var) {
-            Some(folder) => Storage::open(&folder, allow_plaintext_cache),
-            None => Storage::memory("this system has no data folder for the app".into()),
-        };
-        Startup { storage, ..self }
-    }
+/// The settings in effect from the real environment, and the store file: `settings.json` in
+/// the app's config folder, the policy file, the `TESSERA_*` variables.
+pub fn resolve_environment(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(Resolved, PathBuf), ConfigError> {
+    let settings_file = tessera_config::app_config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("settings.json");
+    let policy = Policy::load(&policy::policy_path(&var))?;
+    let resolved = resolve_file(&settings_file, &var, policy.as_ref())?;
+    Ok((resolved, settings_file))
 }
 
 /// Reads the user's settings from the store file and resolves them with the other layers,
@@ -86,6 +66,14 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// The app's vault: in its data folder (or `TESSERA_CACHE_DIR`), key in the OS keyring.
+    pub fn for_app(allow_plaintext: bool, var: impl Fn(&str) -> Option<String>) -> Storage {
+        match tessera_config::cache_dir(var) {
+            Some(folder) => Storage::open(&folder, allow_plaintext),
+            None => Storage::memory("this system has no data folder for the app".into()),
+        }
+    }
+
     /// The encrypted vault in `folder` with its key in the OS keyring. Without a keyring:
     /// memory only, or the plaintext file when the user explicitly allowed it.
     pub fn open(folder: &Path, allow_plaintext: bool) -> Storage {
@@ -124,7 +112,6 @@ impl Storage {
 
     /// Tokens in memory only, for `reason`.
     pub fn memory(reason: String) -> Storage {
-        eprintln!("tessera: sign-ins are kept in memory only: {reason}");
         Storage {
             vault: None,
             memory_reason: Some(reason),

@@ -98,10 +98,14 @@ pub enum RunError {
 /// keep them in memory only.
 pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     let var = |name: &str| std::env::var(name).ok();
-    let startup = Startup::from_environment(var)?;
-    let choice = ProviderChoice::from_settings(&startup.resolved.settings, var)?;
+    let (resolved, settings_file) = config::resolve_environment(var)?;
+    let choice = ProviderChoice::from_settings(&resolved.settings, var)?;
     // Only now, with a configuration that works, is the keyring touched.
-    let startup = startup.with_storage(allow_plaintext_cache, var);
+    let startup = Startup {
+        resolved,
+        settings_file,
+        storage: config::Storage::for_app(allow_plaintext_cache, var),
+    };
     let provider = tauri::async_runtime::block_on(Provider::start(
         choice,
         tessera_config::app_data_dir().as_deref(),

@@ -62,6 +62,10 @@ impl AppState {
             builder = builder.persistence(persistence);
         }
         let auth = builder.build().map_err(|e| e.to_string())?;
+        // What the window will say about storage (a file set aside, say) goes to the log too.
+        if let Some(warning) = storage.status(&auth).warning {
+            eprintln!("tessera: {warning}");
+        }
         let accounts = auth.accounts();
         let active = resolved
             .settings

@@ -30,6 +30,7 @@ pub struct App {
     pub main: WindowHandle,
     driver: Driver,
     env: Vec<(String, String)>,
+    args: Vec<String>,
     _data_home: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
@@ -43,9 +44,15 @@ impl App {
 
     /// Like [`App::launch`], with extra environment variables for the app (`TESSERA_*`).
     pub async fn launch_with_env(env: &[(&str, &str)]) -> App {
+        App::launch_with_args(env, &[]).await
+    }
+
+    /// Like [`App::launch_with_env`], with command-line arguments for the app.
+    pub async fn launch_with_args(env: &[(&str, &str)], args: &[&str]) -> App {
         let turn = ONE_APP_AT_A_TIME.lock().await;
         let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
-        App::launch_in(data_home, turn, env).await
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        App::launch_in(data_home, turn, env, args).await
     }
 
     /// Quits the app and starts it again with the same folders and environment, as a user who
@@ -56,19 +63,21 @@ impl App {
             main: _,
             driver,
             env,
+            args,
             _data_home,
             _turn,
         } = self;
         let _ = client.close().await;
         drop(driver);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        App::launch_in(_data_home, _turn, &env).await
+        App::launch_in(_data_home, _turn, &env, args).await
     }
 
     async fn launch_in(
         data_home: tempfile::TempDir,
         turn: MutexGuard<'static, ()>,
         env: &[(&str, &str)],
+        args: Vec<String>,
     ) -> App {
         require_environment();
         let binary = app_binary();
@@ -82,7 +91,7 @@ impl App {
         );
         capabilities.insert(
             "tauri:options".into(),
-            json!({ "application": binary.to_string_lossy() }),
+            json!({ "application": binary.to_string_lossy(), "args": args }),
         );
         // WebKitWebDriver sometimes drops the new-session request on a loaded machine (seen as
         // "connection reset" in CI). That is the driver, not the app: start a fresh driver and
@@ -126,6 +135,7 @@ impl App {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args,
             _data_home: data_home,
             _turn: turn,
         }
@@ -383,6 +393,7 @@ impl App {
             main: _,
             driver,
             env: _,
+            args: _,
             _data_home,
             _turn,
         } = self;

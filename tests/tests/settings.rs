@@ -115,3 +115,70 @@ async fn the_main_window_comes_back_where_it_was() {
     assert_eq!(restored, moved, "position and size restored");
     app.close().await;
 }
+
+/// A D-Bus address where nothing listens: no Secret Service (and no other session service).
+const NO_SESSION_BUS: (&str, &str) = (
+    "DBUS_SESSION_BUS_ADDRESS",
+    "unix:path=/nonexistent/tessera-no-bus",
+);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_keyring_the_window_warns_that_sign_ins_are_not_saved() {
+    let idp = tessera_idp::start(tessera_idp::IdpOptions::default())
+        .await
+        .unwrap();
+    let authority = idp.authority().to_string();
+    let app = App::launch_with_env(&[("TESSERA_AUTHORITY", &authority), NO_SESSION_BUS]).await;
+    let warning = app
+        .wait_for_text("#storage-warning", WAIT, |t| !t.is_empty())
+        .await;
+    assert!(
+        warning.contains("in memory only") && warning.contains("--insecure-plaintext-cache"),
+        "{warning}"
+    );
+    app.wait_for_text("#storage", WAIT, |t| t == "not saved: memory only")
+        .await;
+    app.screenshot("storage-memory-only").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asked_for_the_plaintext_cache_keeps_sign_ins_and_says_it_is_unencrypted() {
+    let idp = tessera_idp::start(tessera_idp::IdpOptions::default())
+        .await
+        .unwrap();
+    let authority = idp.authority().to_string();
+    let app = App::launch_with_args(
+        &[("TESSERA_AUTHORITY", &authority), NO_SESSION_BUS],
+        &["--insecure-plaintext-cache"],
+    )
+    .await;
+    let warning = app
+        .wait_for_text("#storage-warning", WAIT, |t| !t.is_empty())
+        .await;
+    assert!(warning.contains("unencrypted"), "{warning}");
+    app.wait_for_text("#storage", WAIT, |t| t == "unencrypted (asked for)")
+        .await;
+    app.client
+        .find(Locator::Css("#sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let popup = app.wait_for_popup(WAIT).await;
+    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+    let file = app
+        .data_home()
+        .join("data/dev.tessera.desktop")
+        .join(tessera_vault::PLAINTEXT_CACHE_FILE);
+    assert!(file.is_file(), "{}", file.display());
+
+    let app = app.restart().await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
+        .await;
+    app.close().await;
+}
