@@ -24,19 +24,21 @@ struct World {
     dir: tempfile::TempDir,
 }
 
-fn world() -> World {
-    let idp = tauri::async_runtime::block_on(tessera_idp::start(IdpOptions::default())).unwrap();
+/// The app's provider: the test's `tessera-idp`.
+fn provider_on(idp: &RunningIdp) -> Provider {
     let endpoints = Endpoints {
         authority: idp.authority(),
         client_id: DEFAULT_CLIENT_ID.into(),
         graph_url: idp.graph_url(),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
-    let provider = tauri::async_runtime::block_on(Provider::start(
-        ProviderChoice::Configured(endpoints),
-        None,
-    ))
-    .unwrap();
+    tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints), None))
+        .unwrap()
+}
+
+fn world() -> World {
+    let idp = tauri::async_runtime::block_on(tessera_idp::start(IdpOptions::default())).unwrap();
+    let provider = provider_on(&idp);
     let dir = tempfile::tempdir().unwrap();
     let app = build(provider, dir.path());
     let main = window(&app, labels::MAIN);
@@ -71,6 +73,11 @@ impl World {
             .set_active_account(Some(&result.account.home_account_id))
             .unwrap();
         result
+    }
+
+    /// The app started again on the same folder and provider, as after a quit.
+    fn restarted(&self) -> tauri::App<MockRuntime> {
+        build(provider_on(&self.idp), self.dir.path())
     }
 
     fn stat(&self, key: &str) -> u64 {
@@ -312,13 +319,7 @@ fn settings_changes_are_validated_saved_and_reloaded() {
         r#"{"settings":{"interactionMode":"redirect","interactionTimeLimitSecs":"soon"}}"#,
     )
     .unwrap();
-    let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
-    let provider = tauri::async_runtime::block_on(Provider::start(
-        ProviderChoice::Configured(endpoints),
-        None,
-    ))
-    .unwrap();
-    let again = build(provider, w.dir.path());
+    let again = w.restarted();
     let main = window(&again, "main");
     let settings = invoke(&main, "settings", json!({})).unwrap();
     assert_eq!(settings["interactionMode"], "redirect");
@@ -356,13 +357,7 @@ fn a_restarted_app_is_signed_in_from_its_encrypted_cache_without_the_provider() 
     );
     let authorize = w.stat("authorize");
 
-    let endpoints = w.app.state::<AppState>().provider.endpoints.clone();
-    let provider = tauri::async_runtime::block_on(Provider::start(
-        ProviderChoice::Configured(endpoints),
-        None,
-    ))
-    .unwrap();
-    let again = build(provider, w.dir.path());
+    let again = w.restarted();
     let main = window(&again, labels::MAIN);
     let accounts = invoke(&main, "accounts", json!({})).unwrap();
     assert_eq!(accounts.as_array().unwrap().len(), 2);
@@ -385,17 +380,7 @@ fn a_policy_pins_settings_and_interaction_modes() {
     )
     .unwrap();
     let policy = tessera_config::Policy::load(&policy_path).unwrap().unwrap();
-    let endpoints = Endpoints {
-        authority: idp.authority(),
-        client_id: DEFAULT_CLIENT_ID.into(),
-        graph_url: idp.graph_url(),
-        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
-    };
-    let provider = tauri::async_runtime::block_on(Provider::start(
-        ProviderChoice::Configured(endpoints),
-        None,
-    ))
-    .unwrap();
+    let provider = provider_on(&idp);
     let keys = tessera_vault::MemoryKeyStore::default();
     let app = crate::tests::build_with(provider, dir.path(), &keys, Some(&policy));
     let main = window(&app, labels::MAIN);
@@ -431,17 +416,7 @@ fn without_a_keyring_sign_ins_live_in_memory_and_the_window_says_so() {
     let keys = tessera_vault::MemoryKeyStore::default();
     keys.unavailable
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let endpoints = Endpoints {
-        authority: idp.authority(),
-        client_id: DEFAULT_CLIENT_ID.into(),
-        graph_url: idp.graph_url(),
-        redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
-    };
-    let provider = tauri::async_runtime::block_on(Provider::start(
-        ProviderChoice::Configured(endpoints),
-        None,
-    ))
-    .unwrap();
+    let provider = provider_on(&idp);
     let app = crate::tests::build_with(provider, dir.path(), &keys, None);
     let main = window(&app, labels::MAIN);
     let storage = &invoke(&main, "settings", json!({})).unwrap()["storage"];

@@ -141,6 +141,24 @@ impl App {
         }
     }
 
+    /// Clicks "Sign in", signs `username` in (password `tessera`) in the popup, and waits for
+    /// the profile.
+    pub async fn sign_in_with_popup(&self, username: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("#sign-in"))
+            .await
+            .expect("the Sign in button")
+            .click()
+            .await
+            .expect("click Sign in");
+        let popup = self.wait_for_popup(Duration::from_secs(20)).await;
+        self.sign_in_in_popup(&popup, username, "tessera").await;
+        self.wait_for_text("#profile-upn", Duration::from_secs(20), |t| t == username)
+            .await;
+    }
+
     /// The folder holding the app's XDG data, config and cache folders.
     pub fn data_home(&self) -> &Path {
         self._data_home.path()

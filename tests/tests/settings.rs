@@ -159,18 +159,7 @@ async fn asked_for_the_plaintext_cache_keeps_sign_ins_and_says_it_is_unencrypted
     assert!(warning.contains("unencrypted"), "{warning}");
     app.wait_for_text("#storage", WAIT, |t| t == "unencrypted (asked for)")
         .await;
-    app.client
-        .find(Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let popup = app.wait_for_popup(WAIT).await;
-    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
-        .await;
-    app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
-        .await;
+    app.sign_in_with_popup("ada@tessera.test").await;
     let file = app
         .data_home()
         .join("data/dev.tessera.desktop")

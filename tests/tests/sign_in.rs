@@ -53,11 +53,7 @@ impl Idp {
     /// The app on this provider, with `username` signed in through the popup.
     async fn app_signed_in(&self, username: &str) -> App {
         let app = self.app(&[]).await;
-        click(&app, "#sign-in").await;
-        let popup = app.wait_for_popup(WAIT).await;
-        app.sign_in_in_popup(&popup, username, "tessera").await;
-        app.wait_for_text("#profile-upn", WAIT, |t| t == username)
-            .await;
+        app.sign_in_with_popup(username).await;
         app
     }
 }

@@ -45,17 +45,21 @@ impl World {
         self.folder.path().join(tessera_vault::CACHE_FILE)
     }
 
+    /// One client process on this folder and provider.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(workspace_binary("vault-session"));
+        command
+            .arg(self.folder.path())
+            .arg(self.idp.authority().to_string())
+            .args(args)
+            .envs(env.iter().copied());
+        command
+    }
+
     /// Runs one client process and waits for it (the provider answers it from the runtime's
     /// other threads); returns its JSON report.
     fn session(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
-        let authority = self.idp.authority().to_string();
-        let output = Command::new(workspace_binary("vault-session"))
-            .arg(self.folder.path())
-            .arg(&authority)
-            .args(args)
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+        let output = self.command(args, env).output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
             panic!(
@@ -66,27 +70,14 @@ impl World {
     }
 
     fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(workspace_binary("vault-session"))
-            .arg(self.folder.path())
-            .arg(self.idp.authority().to_string())
-            .args(args)
+        self.command(args, &[])
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     }
 
-    /// The keyring entry's attributes, as `secret-tool` takes them.
     fn secret_tool(&self, action: &str) -> std::process::Output {
-        Command::new("secret-tool")
-            .args([
-                action,
-                "service",
-                tessera_vault::KEYRING_SERVICE,
-                "username",
-            ])
-            .arg(format!("token-cache-key:{}", self.cache().display()))
-            .output()
-            .unwrap()
+        tessera_e2e::secret_tool(action, &self.cache())
     }
 
     async fn stat(&self, key: &str) -> u64 {

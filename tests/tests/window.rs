@@ -46,18 +46,7 @@ async fn with_no_configuration_the_app_runs_its_embedded_identity_provider() {
 
     // Signed in on the embedded provider, the user is still signed in after a restart: the
     // provider keeps its keys and refresh tokens in the app's data folder.
-    app.client
-        .find(fantoccini::Locator::Css("#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let popup = app.wait_for_popup(WAIT).await;
-    app.sign_in_in_popup(&popup, "alan@tessera.test", "tessera")
-        .await;
-    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
-        .await;
+    app.sign_in_with_popup("alan@tessera.test").await;
     let app = app.restart().await;
     app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
         .await;

@@ -8,24 +8,13 @@ use tessera_idp::{Flavor, IdpOptions};
 use crate::*;
 
 async fn durable_fixture(state_file: &std::path::Path, port: u16) -> Fixture {
-    let idp = tessera_idp::start(IdpOptions {
+    fixture_with_options(IdpOptions {
         flavor: Flavor::Entra,
         port,
         state_file: Some(state_file.to_owned()),
         ..IdpOptions::default()
     })
     .await
-    .expect("the provider starts");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let authority = idp.authority();
-    Fixture {
-        idp,
-        http,
-        authority,
-    }
 }
 
 #[tokio::test]

@@ -49,12 +49,17 @@ pub async fn fixture() -> Fixture {
 }
 
 pub async fn fixture_with(flavor: Flavor) -> Fixture {
-    let idp = tessera_idp::start(IdpOptions {
+    fixture_with_options(IdpOptions {
         flavor,
         ..IdpOptions::default()
     })
     .await
-    .expect("the provider starts");
+}
+
+pub async fn fixture_with_options(options: IdpOptions) -> Fixture {
+    let idp = tessera_idp::start(options)
+        .await
+        .expect("the provider starts");
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
