@@ -195,7 +195,9 @@ async function signIn(mode, prompt = null) {
 }
 
 async function signInAgain() {
-  await busy("Signing you in again…", () => api.acquireToken(preferredMode), true);
+  // What failed, again, now allowing the interaction the provider asked for. Forced past the
+  // cache: a token still cached does not answer a provider that demands a new sign-in.
+  await busy("Signing you in again…", () => api.acquireToken(preferredMode, true), true);
   await refresh();
 }
 

@@ -144,10 +144,11 @@ impl App {
     /// Clicks "Sign in", signs `username` in (password `tessera`) in the popup, and waits for
     /// the profile.
     pub async fn sign_in_with_popup(&self, username: &str) {
+        // Visible (and so clickable) once the window has found nobody signed in.
+        self.wait_for_text("#sign-in", Duration::from_secs(20), |t| t == "Sign in")
+            .await;
         self.client
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::Css("#sign-in"))
+            .find(Locator::Css("#sign-in"))
             .await
             .expect("the Sign in button")
             .click()
@@ -188,12 +189,21 @@ impl App {
         self.client.windows().await.expect("list windows")
     }
 
-    /// Waits for a window other than the main one (the sign-in popup) and returns its handle.
+    /// Waits for the sign-in popup (a window other than the main one, shown on screen) and
+    /// returns its handle. The hidden silent-SSO window, which WebDriver lists too, is never
+    /// mapped on the X server, so it is not taken for the popup.
     pub async fn wait_for_popup(&self, timeout: Duration) -> WindowHandle {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(other) = self.windows().await.into_iter().find(|w| *w != self.main) {
-                return other;
+            let shown = shown_x11_windows("Sign in \u{2014} ").unwrap_or(0);
+            let others: Vec<WindowHandle> = self
+                .windows()
+                .await
+                .into_iter()
+                .filter(|w| *w != self.main)
+                .collect();
+            if shown > 0 && others.len() == 1 {
+                return others.into_iter().next().expect("one other window");
             }
             assert!(
                 Instant::now() < deadline,
@@ -420,6 +430,38 @@ impl App {
         drop(driver);
         drop(_data_home);
     }
+}
+
+/// How many top-level X windows whose title starts with `prefix` are mapped (on screen).
+fn shown_x11_windows(prefix: &str) -> Result<usize, Box<dyn std::error::Error>> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, MapState};
+    let (connection, screen) = x11rb::connect(None)?;
+    let root = connection.setup().roots[screen].root;
+    let net_wm_name = connection
+        .intern_atom(false, b"_NET_WM_NAME")?
+        .reply()?
+        .atom;
+    let utf8 = connection.intern_atom(false, b"UTF8_STRING")?.reply()?.atom;
+    let mut shown = 0;
+    for window in connection.query_tree(root)?.reply()?.children {
+        let mut name = connection
+            .get_property(false, window, net_wm_name, utf8, 0, 1024)?
+            .reply()?
+            .value;
+        if name.is_empty() {
+            name = connection
+                .get_property(false, window, AtomEnum::WM_NAME, AtomEnum::STRING, 0, 1024)?
+                .reply()?
+                .value;
+        }
+        let mapped =
+            connection.get_window_attributes(window)?.reply()?.map_state == MapState::VIEWABLE;
+        if mapped && String::from_utf8_lossy(&name).starts_with(prefix) {
+            shown += 1;
+        }
+    }
+    Ok(shown)
 }
 
 /// Sends `WM_DELETE_WINDOW` to every top-level X window titled `title`; returns how many.

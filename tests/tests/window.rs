@@ -107,3 +107,58 @@ async fn http_status(url: &str) -> u16 {
         Err(_) => 0,
     }
 }
+
+#[tokio::test]
+async fn the_window_works_at_800_by_600_and_follows_a_dark_system_theme() {
+    // GTK's dark variant is what a dark desktop selects; WebKit turns it into
+    // `prefers-color-scheme: dark`.
+    let app = App::launch_with_env(&[("GTK_THEME", "Adwaita:dark")]).await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    app.client
+        .set_window_rect(0, 0, 800, 600)
+        .await
+        .expect("WebDriver resizes the window");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let layout = app
+        .client
+        .execute(
+            "return { dark: matchMedia('(prefers-color-scheme: dark)').matches,\
+                      background: getComputedStyle(document.body).backgroundColor,\
+                      overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,\
+                      width: window.innerWidth };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(layout["dark"], true, "{layout}");
+    assert_eq!(
+        layout["background"], "rgb(17, 21, 29)",
+        "the dark palette: {layout}"
+    );
+    assert!(layout["width"].as_i64().unwrap() <= 800, "{layout}");
+    assert_eq!(
+        layout["overflow"], 0,
+        "no horizontal scrolling at 800×600: {layout}"
+    );
+    app.screenshot("dark-800x600").await;
+
+    // The keyboard alone signs in: Tab reaches "Sign in" first, Enter opens the sign-in window.
+    let body = app
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .unwrap();
+    body.send_keys(&fantoccini::key::Key::Tab).await.unwrap();
+    let focused = app.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("sign-in")
+    );
+    focused
+        .send_keys(&fantoccini::key::Key::Enter)
+        .await
+        .unwrap();
+    app.wait_for_popup(WAIT).await;
+    app.close().await;
+}
