@@ -66,9 +66,13 @@ function showError(err) {
   const action = $("banner-action");
   action.hidden = true;
   action.onclick = null;
-  if (err.kind === "interaction_required" || err.kind === "no_account") {
+  if (err.kind === "interaction_required") {
     action.textContent = "Sign in again";
     action.onclick = () => run(() => signInAgain());
+    action.hidden = false;
+  } else if (err.kind === "no_account") {
+    action.textContent = "Sign in";
+    action.onclick = () => run(() => signIn(preferredMode));
     action.hidden = false;
   } else if (err.kind === "throttled" && err.retry_after) {
     let left = err.retry_after;
