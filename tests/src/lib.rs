@@ -81,6 +81,7 @@ impl App {
     ) -> App {
         require_environment();
         let binary = app_binary();
+        stop_leftover_apps(&binary);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
         // Bounds every WebDriver wait well under the defaults (page load 300 s), so a stuck
@@ -118,6 +119,7 @@ impl App {
                     );
                     drop(driver);
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                    stop_leftover_apps(&binary);
                     attempt += 1;
                 }
                 Err(err) => panic!(
@@ -648,20 +650,58 @@ impl Drop for Driver {
 
 /// Stops every process whose environment holds `marker` (SIGTERM, then SIGKILL after 5 s).
 fn stop_processes_with(marker: &str) {
-    let find = || -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return vec![];
-        };
-        entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
-            })
-            .collect()
+    stop_processes(|| {
+        pids_where(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
+        })
+    });
+}
+
+/// Stops any copy of the app still running on this test session's D-Bus bus before a new one
+/// starts: one would hold the single-instance name, and the new app would hand over to it and
+/// exit at once (which WebDriver reports only as a dropped connection). Tests run one app at a
+/// time, so any such copy is a leftover; it is named so that its cause can be looked for. Apps
+/// on other buses (another test run, the developer's own) are not touched.
+fn stop_leftover_apps(binary: &Path) {
+    let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS") else {
+        return;
     };
+    let marker = [
+        b"DBUS_SESSION_BUS_ADDRESS=".as_slice(),
+        bus.as_encoded_bytes(),
+    ]
+    .concat();
+    let binary = binary.canonicalize().unwrap_or_else(|_| binary.to_owned());
+    let find = || {
+        pids_where(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker))
+        })
+    };
+    let leftovers = find();
+    if !leftovers.is_empty() {
+        eprintln!("tessera-e2e: an app from an earlier test is still running ({leftovers:?}); stopping it");
+        stop_processes(find);
+    }
+}
+
+/// The ids of the processes for which `keep` holds.
+fn pids_where(keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| keep(pid))
+        .collect()
+}
+
+/// SIGTERM to what `find` lists until it lists nothing, SIGKILL after 5 s.
+fn stop_processes(find: impl Fn() -> Vec<String>) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let pids = find();
