@@ -188,7 +188,10 @@ pub fn change_settings<R: Runtime>(
     let store = app.store(file).map_err(|e| {
         CommandError::new("settings", format!("cannot open {}: {e}", file.display()))
     })?;
-    let mut resolved = state.resolved();
+    // Held throughout, so that two changes at once (the window moved while the account
+    // switched) both land instead of the second overwriting the first.
+    let mut current = state.settings.lock().unwrap_or_else(|p| p.into_inner());
+    let mut resolved = current.clone();
     let stored = store.get(STORE_KEY);
     let next = resolved
         .change(stored.as_ref(), changes)
@@ -198,16 +201,15 @@ pub fn change_settings<R: Runtime>(
         CommandError::new("settings", format!("cannot save {}: {e}", file.display()))
     })?;
     resolved.warnings.clear();
-    *state.settings.lock().unwrap_or_else(|p| p.into_inner()) = resolved;
+    *current = resolved;
     Ok(())
 }
 
 /// Remembers something the app itself keeps (the active account, the window), unless a policy
 /// or the environment pins it; a failure is logged, never shown: it costs only convenience.
 pub fn remember<R: Runtime>(app: &AppHandle<R>, state: &AppState, name: &str, value: Value) {
-    if !state.resolved().is_user_settable(name)
-        || state.resolved().settings.field(name) == Some(value.clone())
-    {
+    let resolved = state.resolved();
+    if !resolved.is_user_settable(name) || resolved.settings.field(name).as_ref() == Some(&value) {
         return;
     }
     let mut change = Map::new();

@@ -213,6 +213,9 @@ impl CachePersistence for Vault {
                 Ok(Some(blob))
             }
             Err(why) => {
+                // The lock comes before `seen`, as in `save`: taking them the other way round
+                // could deadlock with a save on another thread.
+                drop(seen);
                 let _lock = self.lock().map_err(|e| self.io_error(e))?;
                 // Another process may have replaced it with a good one meanwhile.
                 if file::stamp(&self.path).map_err(|e| self.io_error(e))? != Some(stamp) {

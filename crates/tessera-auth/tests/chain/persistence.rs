@@ -301,3 +301,39 @@ async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
         "fetched again after a day, in memory too"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_token_another_process_spent_meanwhile_is_replaced_by_the_one_it_stored() {
+    let w = world(Flavor::Entra, &[]).await;
+    let store = Arc::new(SharedStore::default());
+    let (a, b) = (w.second_process(&store), w.second_process(&store));
+    let ada = Browser::user("ada@tessera.test");
+    let first = a
+        .acquire_token_interactive(InteractiveRequest::default(), &ada)
+        .await
+        .unwrap();
+    let silent = SilentRequest::new(first.account.clone(), vec![]);
+    w.advance(3600).await;
+    // B's request is slow at the provider: it leaves with the refresh token both hold, and
+    // arrives after A has spent it and stored the rotated one.
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "delay", "millis": 500 }),
+    )
+    .await;
+    let (by_b, by_a) = tokio::join!(b.acquire_token_silent(silent.clone(), None), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.acquire_token_silent(silent.clone(), None).await
+    });
+    assert_eq!(by_a.unwrap().source, TokenSource::RefreshToken);
+    assert_eq!(
+        by_b.expect("B retried with A's rotated refresh token")
+            .source,
+        TokenSource::RefreshToken
+    );
+    assert_eq!(
+        w.stat("token:refresh_token").await,
+        3,
+        "A's, B's refused, B's retry"
+    );
+}
