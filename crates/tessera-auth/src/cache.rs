@@ -199,20 +199,54 @@ pub(crate) fn resource_of(scope: &str) -> Option<String> {
     }
 }
 
-/// Whether a token granted `target` serves a request for `requested`.
+/// Whether a token granted `target` serves a request for `requested`. On the silent path of
+/// every request, so it compares in place rather than building normalised copies.
 pub(crate) fn covers(target: &[String], requested: &[String]) -> bool {
-    let granted: Vec<String> = target.iter().map(|s| normalize_scope(s)).collect();
     requested
         .iter()
-        .map(|s| normalize_scope(s))
-        .filter(|s| !OIDC_SCOPES.contains(&s.as_str()))
-        .all(|s| granted.contains(&s))
+        .filter(|s| !is_oidc_scope(s))
+        .all(|wanted| target.iter().any(|granted| same_scope(granted, wanted)))
 }
 
-/// A cache hit.
+/// [`normalize_scope`] equality, without allocating.
+fn same_scope(a: &str, b: &str) -> bool {
+    without_graph_prefix(a).eq_ignore_ascii_case(without_graph_prefix(b))
+}
+
+fn without_graph_prefix(scope: &str) -> &str {
+    const GRAPH: &str = "https://graph.microsoft.com/";
+    match scope.get(..GRAPH.len()) {
+        Some(prefix) if prefix.eq_ignore_ascii_case(GRAPH) => &scope[GRAPH.len()..],
+        _ => scope,
+    }
+}
+
+fn is_oidc_scope(scope: &str) -> bool {
+    OIDC_SCOPES
+        .iter()
+        .any(|oidc| oidc.eq_ignore_ascii_case(scope))
+}
+
+/// [`resource_of`] without allocating: the resource as spelled in `scope`, compared
+/// case-insensitively by the caller.
+pub(crate) fn resource_slice(scope: &str) -> Option<&str> {
+    if is_oidc_scope(scope) || scope.eq_ignore_ascii_case("email") {
+        return None;
+    }
+    match scope.rsplit_once('/') {
+        Some((resource, _)) if !resource.is_empty() => Some(resource.trim_end_matches('/')),
+        _ => Some("https://graph.microsoft.com"),
+    }
+}
+
+/// A cache hit: what a result needs of the entry (copying the whole entry would cost four
+/// needless allocations on every hit).
 #[derive(Debug, Clone)]
 pub(crate) struct CachedToken {
-    pub entry: AccessTokenEntry,
+    pub secret: AccessToken,
+    pub target: Vec<String>,
+    pub expires_on: i64,
+    pub ext_expires_on: i64,
     pub id_token: Option<IdTokenClaims>,
     /// Past Entra's `refresh_in`: serve it, and renew in the background.
     pub refresh_due: bool,
@@ -249,22 +283,17 @@ impl TokenCache {
     ) -> Option<CachedToken> {
         let data = self.read();
         let key = token_key(account, client_id);
-        let entry = data
-            .access_tokens
-            .get(&key)?
-            .iter()
-            .find(|t| {
-                covers(&t.target, scopes)
-                    && t.cached_at <= now
-                    && t.expires_on - renewal_offset > now
-            })?
-            .clone();
-        let refresh_due = entry.refresh_on.is_some_and(|at| at <= now);
+        let entry = data.access_tokens.get(&key)?.iter().find(|t| {
+            covers(&t.target, scopes) && t.cached_at <= now && t.expires_on - renewal_offset > now
+        })?;
         let id_token = data.id_tokens.get(&key).map(|t| t.claims.clone());
         Some(CachedToken {
-            entry,
+            secret: entry.secret.clone(),
+            target: entry.target.clone(),
+            expires_on: entry.expires_on,
+            ext_expires_on: entry.ext_expires_on,
             id_token,
-            refresh_due,
+            refresh_due: entry.refresh_on.is_some_and(|at| at <= now),
         })
     }
 
@@ -631,7 +660,7 @@ mod tests {
             .access_token(&a, "c", &scopes(&["User.Read"]), 1000, 0)
             .unwrap();
         assert_eq!(
-            hit.entry.expires_on, 6000,
+            hit.expires_on, 6000,
             "the newer token replaced the overlapping one"
         );
         assert!(cache
@@ -713,7 +742,6 @@ mod tests {
         assert_eq!(
             ours.access_token(&a, "c", &want(&["User.Read"]), 2000, 0)
                 .unwrap()
-                .entry
                 .expires_on,
             9000,
             "their refresh"

@@ -243,7 +243,15 @@ impl PublicClientApplication {
         let _ = self.inner.events.send(event);
     }
 
+    /// Whether anyone listens: events on the cache-hit path are not even built otherwise.
+    fn has_listeners(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     fn emit_outcome(&self, outcome: &Result<AuthenticationResult>, correlation_id: &str) {
+        if !self.has_listeners() {
+            return;
+        }
         self.emit(match outcome {
             Ok(result) => Event::AcquireTokenSuccess {
                 source: result.source,
@@ -395,6 +403,14 @@ impl PublicClientApplication {
     /// Refuses scopes of more than one resource: a token is for one API (others can be
     /// consented to with `extra_scopes_to_consent`).
     fn check_one_resource(scopes: &[String]) -> Result<()> {
+        // The common case, one resource, without allocating (it is on every silent request).
+        let mut found = scopes
+            .iter()
+            .filter_map(|s| crate::cache::resource_slice(s));
+        let first = found.next();
+        if found.all(|r| first.is_some_and(|f| f.eq_ignore_ascii_case(r))) {
+            return Ok(());
+        }
         let mut resources: Vec<String> = scopes
             .iter()
             .filter_map(|s| crate::cache::resource_of(s))
@@ -468,22 +484,25 @@ fn agent_error(error: AgentError) -> Error {
     }
 }
 
-/// A random (version 4) GUID for `client-request-id`.
+/// A random (version 4) GUID for `client-request-id`. It is not a secret, but it must not
+/// repeat: the thread's CSPRNG (seeded from the OS) gives that without a system call per
+/// request, which matters on the cache-hit path.
 fn new_correlation_id() -> String {
     use rand::RngCore;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    rand::thread_rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut id = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 #[cfg(test)]

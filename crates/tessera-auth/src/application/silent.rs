@@ -27,10 +27,12 @@ impl PublicClientApplication {
         silent_agent: Option<&dyn SilentAgent>,
     ) -> Result<AuthenticationResult> {
         let correlation_id = new_correlation_id();
-        self.emit(Event::AcquireTokenStart {
-            interactive: false,
-            correlation_id: correlation_id.clone(),
-        });
+        if self.has_listeners() {
+            self.emit(Event::AcquireTokenStart {
+                interactive: false,
+                correlation_id: correlation_id.clone(),
+            });
+        }
         let outcome = self
             .silent_chain(request, silent_agent, correlation_id.clone())
             .await;
@@ -46,8 +48,14 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult> {
         let account = &request.account;
         let policy = request.cache_lookup_policy;
-        let scopes = self.request_scopes(&request.scopes);
-        Self::check_one_resource(&scopes)?;
+        // The OpenID Connect scopes never decide a cache match, so the lookup uses the scopes
+        // as asked; the full list is built only when the network is needed.
+        let asked = if request.scopes.is_empty() {
+            &self.inner.config.default_scopes
+        } else {
+            &request.scopes
+        };
+        Self::check_one_resource(asked)?;
         let client_id = &self.inner.config.client_id;
         self.reload();
         if !request.force_refresh && request.claims.is_none() && policy.access_token() {
@@ -56,7 +64,7 @@ impl PublicClientApplication {
             if let Some(hit) = self
                 .inner
                 .cache
-                .access_token(account, client_id, &scopes, now, offset)
+                .access_token(account, client_id, asked, now, offset)
             {
                 if hit.refresh_due {
                     self.refresh_in_background(account.clone(), request.scopes.clone());
@@ -64,6 +72,7 @@ impl PublicClientApplication {
                 return Ok(from_cache(hit, account, correlation_id));
             }
         }
+        let scopes = self.request_scopes(&request.scopes);
         if !policy.refresh_token() && !policy.silent_sso() {
             return Err(Error::no_tokens(
                 "no valid cached access token for this account and scopes",
@@ -304,10 +313,10 @@ impl PublicClientApplication {
 
 fn from_cache(hit: CachedToken, account: &Account, correlation_id: String) -> AuthenticationResult {
     AuthenticationResult {
-        access_token: hit.entry.secret,
-        expires_on: hit.entry.expires_on,
-        ext_expires_on: hit.entry.ext_expires_on,
-        scopes: hit.entry.target,
+        access_token: hit.secret,
+        expires_on: hit.expires_on,
+        ext_expires_on: hit.ext_expires_on,
+        scopes: hit.target,
         account: account.clone(),
         id_token_claims: hit.id_token,
         source: TokenSource::Cache,
