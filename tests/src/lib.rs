@@ -162,6 +162,43 @@ impl App {
             .await;
     }
 
+    /// Clicks the element `css` once it exists (30 s at most).
+    pub async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Waits (30 s at most) until `css`'s attribute `name` satisfies `test` (absent is `None`).
+    pub async fn wait_for_attribute(
+        &self,
+        css: &str,
+        name: &str,
+        test: impl Fn(Option<&str>) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let current = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.attr(name).await.ok().flatten(),
+                Err(_) => None,
+            };
+            if test(current.as_deref()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css}[{name}] is still {current:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The folder holding the app's XDG data, config and cache folders.
     pub fn data_home(&self) -> &Path {
         self._data_home.path()

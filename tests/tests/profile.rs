@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use serde_json::{json, Value};
 use tessera_e2e::App;
 use tessera_idp::{IdpOptions, RunningIdp};
@@ -32,34 +31,11 @@ async fn signed_in(idp: &RunningIdp, username: &str) -> App {
 }
 
 async fn click(app: &App, css: &str) {
-    app.client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    app.click(css).await;
 }
 
-/// Waits until `css`'s attribute `name` satisfies `test` (absent is `None`).
 async fn wait_for_attribute(app: &App, css: &str, name: &str, test: impl Fn(Option<&str>) -> bool) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let current = match app.client.find(Locator::Css(css)).await {
-            Ok(element) => element.attr(name).await.unwrap(),
-            Err(_) => None,
-        };
-        if test(current.as_deref()) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css}[{name}] is still {current:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_for_attribute(css, name, test).await;
 }
 
 /// The `data-source` of the token panel once it shows `source`.

@@ -59,15 +59,7 @@ impl Idp {
 }
 
 async fn click(app: &App, css: &str) {
-    app.client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    app.click(css).await;
 }
 
 async fn attribute(app: &App, css: &str, name: &str) -> Option<String> {
@@ -83,18 +75,8 @@ async fn attribute(app: &App, css: &str, name: &str) -> Option<String> {
 
 /// Waits until the element's attribute has the value.
 async fn wait_for_attribute(app: &App, css: &str, name: &str, value: &str) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let current = attribute(app, css, name).await;
-        if current.as_deref() == Some(value) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{css}[{name}] is {current:?}, expected {value:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_for_attribute(css, name, |v| v == Some(value))
+        .await;
 }
 
 /// The `interaction_status` events in the UI's log, newest first.
