@@ -6,8 +6,9 @@
 //! cache serialises to a versioned JSON blob for the persistence layer, which decides where and
 //! how it is stored (encrypted, in the app).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +82,7 @@ pub(crate) struct RefreshTokenEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct IdTokenEntry {
     pub secret: IdToken,
-    pub claims: IdTokenClaims,
+    pub claims: Arc<IdTokenClaims>,
 }
 
 /// The cache contents.
@@ -89,7 +90,7 @@ pub(crate) struct IdTokenEntry {
 pub(crate) struct CacheData {
     /// By `account_key`.
     pub accounts: BTreeMap<String, Account>,
-    /// By `account_key` + realm + client id; several targets per key.
+    /// By `account_key` + realm + client id + resource; several scope sets per key.
     pub access_tokens: BTreeMap<String, Vec<AccessTokenEntry>>,
     /// By `account_key` + client id.
     pub refresh_tokens: BTreeMap<String, RefreshTokenEntry>,
@@ -158,12 +159,86 @@ pub(crate) fn account_key(account: &Account) -> String {
 }
 
 fn token_key(account: &Account, client_id: &str) -> String {
-    format!(
-        "{}|{}|{}",
-        account_key(account),
-        account.realm,
-        client_id.to_ascii_lowercase()
-    )
+    let mut key = String::new();
+    write_token_key(&mut key, account, client_id);
+    key
+}
+
+/// `account_key|realm|client id` (lowercased), appended to `key`.
+fn write_token_key(key: &mut String, account: &Account, client_id: &str) {
+    write_key_parts(
+        key,
+        [
+            &account.home_account_id,
+            &account.environment,
+            &account.realm,
+        ],
+        client_id,
+    );
+}
+
+fn write_key_parts(key: &mut String, parts: [&str; 3], client_id: &str) {
+    for part in parts {
+        key.push_str(part);
+        key.push('|');
+    }
+    let start = key.len();
+    key.push_str(client_id);
+    key[start..].make_ascii_lowercase();
+}
+
+/// Appends `|resource` (lowercased) to a token key: access tokens are kept per resource, so a
+/// lookup goes straight to the tokens of the API asked for, however many APIs an account uses.
+fn write_resource(key: &mut String, scopes: &[String]) {
+    key.push('|');
+    if let Some(resource) = scopes.iter().find_map(|s| resource_slice(s)) {
+        let start = key.len();
+        key.push_str(resource);
+        key[start..].make_ascii_lowercase();
+    }
+}
+
+/// The key an access token is kept under: its token key and the resource of its scopes.
+fn access_key(entry: &AccessTokenEntry) -> String {
+    let mut key = String::new();
+    write_key_parts(
+        &mut key,
+        [&entry.home_account_id, &entry.environment, &entry.realm],
+        &entry.client_id,
+    );
+    write_resource(&mut key, &entry.target);
+    key
+}
+
+/// Files every access token under [`access_key`], whatever key it was stored under (a cache
+/// written before tokens were kept per resource, or by hand).
+fn rekey_access_tokens(data: &mut CacheData) {
+    let mut rekeyed: BTreeMap<String, Vec<AccessTokenEntry>> = BTreeMap::new();
+    for entry in std::mem::take(&mut data.access_tokens)
+        .into_values()
+        .flatten()
+    {
+        rekeyed.entry(access_key(&entry)).or_default().push(entry);
+    }
+    data.access_tokens = rekeyed;
+}
+
+thread_local! {
+    /// A buffer for the keys of cache lookups: the silent path looks up on every request,
+    /// and this spares it the allocations.
+    static KEY_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `lookup` with an empty string to build a key in, without allocating.
+fn with_key_buffer<R>(lookup: impl FnOnce(&mut String) -> R) -> R {
+    KEY_BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut key) => {
+            key.clear();
+            lookup(&mut key)
+        }
+        // Only if `lookup` itself needed a buffer: correct, just not allocation-free.
+        Err(_) => lookup(&mut String::new()),
+    })
 }
 
 fn refresh_key(account: &Account, client_id: &str) -> String {
@@ -202,15 +277,15 @@ pub(crate) fn resource_of(scope: &str) -> Option<String> {
 /// Whether a token granted `target` serves a request for `requested`. On the silent path of
 /// every request, so it compares in place rather than building normalised copies.
 pub(crate) fn covers(target: &[String], requested: &[String]) -> bool {
-    requested
-        .iter()
-        .filter(|s| !is_oidc_scope(s))
-        .all(|wanted| target.iter().any(|granted| same_scope(granted, wanted)))
+    requested.iter().all(|wanted| {
+        target.iter().any(|granted| same_scope(granted, wanted)) || is_oidc_scope(wanted)
+    })
 }
 
 /// [`normalize_scope`] equality, without allocating.
 fn same_scope(a: &str, b: &str) -> bool {
-    without_graph_prefix(a).eq_ignore_ascii_case(without_graph_prefix(b))
+    // Most comparisons are of identical spellings: a byte comparison settles those at once.
+    a == b || without_graph_prefix(a).eq_ignore_ascii_case(without_graph_prefix(b))
 }
 
 fn without_graph_prefix(scope: &str) -> &str {
@@ -247,7 +322,7 @@ pub(crate) struct CachedToken {
     pub target: Vec<String>,
     pub expires_on: i64,
     pub ext_expires_on: i64,
-    pub id_token: Option<IdTokenClaims>,
+    pub id_token: Option<Arc<IdTokenClaims>>,
     /// Past Entra's `refresh_in`: serve it, and renew in the background.
     pub refresh_due: bool,
 }
@@ -282,11 +357,20 @@ impl TokenCache {
         renewal_offset: i64,
     ) -> Option<CachedToken> {
         let data = self.read();
-        let key = token_key(account, client_id);
-        let entry = data.access_tokens.get(&key)?.iter().find(|t| {
-            covers(&t.target, scopes) && t.cached_at <= now && t.expires_on - renewal_offset > now
+        let (entry, id_token) = with_key_buffer(|key| {
+            write_token_key(key, account, client_id);
+            let id_token = data
+                .id_tokens
+                .get(key.as_str())
+                .map(|t| Arc::clone(&t.claims));
+            write_resource(key, scopes);
+            let entry = data.access_tokens.get(key.as_str())?.iter().find(|t| {
+                t.cached_at <= now
+                    && t.expires_on - renewal_offset > now
+                    && covers(&t.target, scopes)
+            })?;
+            Some((entry, id_token))
         })?;
-        let id_token = data.id_tokens.get(&key).map(|t| t.claims.clone());
         Some(CachedToken {
             secret: entry.secret.clone(),
             target: entry.target.clone(),
@@ -334,7 +418,10 @@ impl TokenCache {
             ..account.clone()
         };
         let stored = stored.clone();
-        let tokens = data.access_tokens.entry(key.clone()).or_default();
+        let tokens = data
+            .access_tokens
+            .entry(access_key(&access_token))
+            .or_default();
         let new_scopes: Vec<String> = access_token
             .target
             .iter()
@@ -451,9 +538,11 @@ fn decode(blob: &[u8]) -> Result<CacheData, CacheError> {
     if envelope.version != CACHE_FORMAT_VERSION {
         return Err(CacheError::UnsupportedVersion(envelope.version));
     }
-    envelope
+    let mut data = envelope
         .data
-        .ok_or_else(|| CacheError::Corrupt("no data".into()))
+        .ok_or_else(|| CacheError::Corrupt("no data".into()))?;
+    rekey_access_tokens(&mut data);
+    Ok(data)
 }
 
 /// Three-way merge of the cache: per entry, ours where we changed it since `base`, else theirs.
@@ -670,6 +759,54 @@ mod tests {
         assert!(cache.remove_account(&a));
         assert!(cache.accounts().is_empty() && cache.refresh_token(&a, "c").is_none());
         assert!(!cache.remove_account(&a));
+    }
+
+    #[test]
+    fn tokens_are_found_by_resource_whatever_key_they_were_stored_under() {
+        let cache = TokenCache::default();
+        let a = account("a");
+        for api in [
+            "api://one/read",
+            "https://graph.microsoft.com/User.Read",
+            "api://two/read",
+        ] {
+            cache.save(&a, "C", at(&[api, "openid"], 1000, 5000), None, None);
+        }
+        let found = |cache: &TokenCache, scope: &str| {
+            cache
+                .access_token(&a, "c", &scopes(&[scope, "profile"]), 2000, 0)
+                .map(|hit| hit.secret.secret().to_owned())
+        };
+        assert_eq!(
+            found(&cache, "API://ONE/read").as_deref(),
+            Some("token-api://one/read+openid")
+        );
+        assert_eq!(
+            found(&cache, "User.Read").as_deref(),
+            Some("token-https://graph.microsoft.com/User.Read+openid")
+        );
+        assert_eq!(found(&cache, "api://three/read"), None);
+        // One key per resource: the lookup does not scan the account's other APIs.
+        assert_eq!(cache.read().access_tokens.len(), 3);
+
+        // A cache written with every token of the account under one key (the format before
+        // tokens were kept per resource) reads the same.
+        let mut blob: serde_json::Value = serde_json::from_slice(&cache.serialize()).unwrap();
+        let entries: Vec<serde_json::Value> = blob["data"]["access_tokens"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|v| v.as_array().unwrap().clone())
+            .collect();
+        blob["data"]["access_tokens"] = serde_json::json!({ "a.tid|login.example|tid|c": entries });
+        let old = TokenCache::default();
+        old.deserialize(&serde_json::to_vec(&blob).unwrap())
+            .unwrap();
+        assert_eq!(
+            found(&old, "api://two/read").as_deref(),
+            Some("token-api://two/read+openid")
+        );
+        assert_eq!(old.read().access_tokens.len(), 3);
     }
 
     #[test]

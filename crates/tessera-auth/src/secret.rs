@@ -1,20 +1,24 @@
 //! Secrets as newtypes: `Debug` prints `Name([redacted])`, there is no `Display`, and the value
 //! comes out only through `secret()` (borrow) or `into_secret()` (move), so that no token, code
 //! or verifier reaches a log line, an error message or an event by accident.
+//!
+//! The value is shared (`Arc<str>`): the cache and every result handed out hold the same bytes,
+//! so a cache hit copies no token and memory holds one copy of each.
 
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps a secret value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
+                Self(Arc::from(value.into()))
             }
 
             /// The secret value.
@@ -30,7 +34,7 @@ macro_rules! secret_type {
             /// # Security Warning
             /// As for [`Self::secret`].
             pub fn into_secret(self) -> String {
-                self.0
+                self.0.to_string()
             }
         }
 

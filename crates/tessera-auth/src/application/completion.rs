@@ -1,5 +1,7 @@
 //! Turning a token response into a cached result: ID token validation, account identity.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
@@ -27,7 +29,9 @@ impl PublicClientApplication {
     ) -> Result<AuthenticationResult> {
         let now = self.inner.clock.now();
         let claims = match &response.id_token {
-            Some(token) => Some(self.validate_id_token(metadata, token, nonce, now).await?),
+            Some(token) => Some(Arc::new(
+                self.validate_id_token(metadata, token, nonce, now).await?,
+            )),
             None => None,
         };
         let account = match (&claims, expected_account) {

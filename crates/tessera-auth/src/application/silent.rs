@@ -58,18 +58,15 @@ impl PublicClientApplication {
         Self::check_one_resource(asked)?;
         let client_id = &self.inner.config.client_id;
         self.reload();
-        if !request.force_refresh && request.claims.is_none() && policy.access_token() {
-            let now = self.inner.clock.now();
-            let offset = self.inner.config.renewal_offset.as_secs() as i64;
-            if let Some(hit) = self
-                .inner
-                .cache
-                .access_token(account, client_id, asked, now, offset)
-            {
+        let cached_will_do =
+            !request.force_refresh && request.claims.is_none() && policy.access_token();
+        if cached_will_do {
+            if let Some(hit) = self.cached_access_token(account, asked) {
                 if hit.refresh_due {
                     self.refresh_in_background(account.clone(), request.scopes.clone());
                 }
-                return Ok(from_cache(hit, account, correlation_id));
+                // The request is ours: its account moves into the result, uncopied.
+                return Ok(from_cache(hit, request.account, correlation_id));
             }
         }
         let scopes = self.request_scopes(&request.scopes);
@@ -87,7 +84,13 @@ impl PublicClientApplication {
         let mut reason = None;
         if policy.refresh_token() {
             let outcome = self
-                .refresh_once(account, &scopes, claims.as_deref(), &correlation_id)
+                .refresh_once(
+                    account,
+                    &scopes,
+                    claims.as_deref(),
+                    &correlation_id,
+                    cached_will_do,
+                )
                 .await;
             match outcome {
                 Ok(Some(result)) => return Ok(result),
@@ -258,6 +261,7 @@ impl PublicClientApplication {
         scopes: &[String],
         claims: Option<&str>,
         correlation_id: &str,
+        cached_will_do: bool,
     ) -> Result<Option<AuthenticationResult>> {
         let key = request_key(account, &self.inner.config.client_id, scopes, claims);
         self.inner.throttle.check(&key, self.inner.clock.now())?;
@@ -272,6 +276,15 @@ impl PublicClientApplication {
             .inner
             .refreshes
             .run(&key, move || async move {
+                // A refresh for this key may have finished between this caller's cache miss
+                // and now: its token serves, and the key still costs one network call.
+                if cached_will_do {
+                    if let Some(hit) = app.cached_access_token(&account, &scopes) {
+                        if !hit.refresh_due {
+                            return Ok(Some(from_cache(hit, account, correlation_id)));
+                        }
+                    }
+                }
                 let metadata = app.metadata().await?;
                 let metadata = &*metadata;
                 app.redeem_refresh_token(
@@ -290,6 +303,17 @@ impl PublicClientApplication {
         outcome
     }
 
+    /// A valid cached access token (outside the renewal offset) for `account` and `scopes`.
+    fn cached_access_token(&self, account: &Account, scopes: &[String]) -> Option<CachedToken> {
+        self.inner.cache.access_token(
+            account,
+            &self.inner.config.client_id,
+            scopes,
+            self.inner.clock.now(),
+            self.inner.config.renewal_offset.as_secs() as i64,
+        )
+    }
+
     /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
     /// background (MSAL's proactive refresh), deduplicated like any other. Its failure changes
     /// nothing: the cached token stays until it really expires.
@@ -305,19 +329,25 @@ impl PublicClientApplication {
                 return;
             };
             let _ = app
-                .refresh_once(&account, &scopes, claims.as_deref(), &new_correlation_id())
+                .refresh_once(
+                    &account,
+                    &scopes,
+                    claims.as_deref(),
+                    &new_correlation_id(),
+                    false,
+                )
                 .await;
         });
     }
 }
 
-fn from_cache(hit: CachedToken, account: &Account, correlation_id: String) -> AuthenticationResult {
+fn from_cache(hit: CachedToken, account: Account, correlation_id: String) -> AuthenticationResult {
     AuthenticationResult {
         access_token: hit.secret,
         expires_on: hit.expires_on,
         ext_expires_on: hit.ext_expires_on,
         scopes: hit.target,
-        account: account.clone(),
+        account,
         id_token_claims: hit.id_token,
         source: TokenSource::Cache,
         correlation_id,

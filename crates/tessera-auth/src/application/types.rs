@@ -1,5 +1,6 @@
 //! The requests, results and settings of the public API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -67,8 +68,8 @@ pub struct AuthenticationResult {
     pub scopes: Vec<String>,
     /// The account.
     pub account: Account,
-    /// The validated ID token claims, when there is an ID token.
-    pub id_token_claims: Option<IdTokenClaims>,
+    /// The validated ID token claims, when there is an ID token (shared with the cache).
+    pub id_token_claims: Option<Arc<IdTokenClaims>>,
     /// Where it came from.
     pub source: TokenSource,
     /// The correlation id sent to the provider (`client-request-id`).
