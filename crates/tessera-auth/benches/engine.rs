@@ -1,9 +1,10 @@
-//! The engine's speed (issue 9): `cargo bench -p tessera-auth --bench engine`; criterion prints
-//! the figures. The other benchmarks of that issue (deduplication, refresh overhead, a cold
-//! cache) are still to come.
+//! The engine's speed without a network: `cargo bench -p tessera-auth --bench engine`;
+//! criterion prints the figures. The network benchmarks are in `network.rs`, the persisted
+//! cache's cold start in tessera-vault; `scripts/perf` runs them all (README, "Performance").
 //!
 //! - `silent_cache_hit/N`: `acquire_token_silent` answered from a cache holding N access tokens
-//!   (accounts × APIs). The lookup is by key, so the time should not grow with N.
+//!   (accounts × APIs). The lookup is by key (account, client and resource), so the time should
+//!   not grow with N.
 
 #![allow(clippy::unwrap_used)]
 

@@ -86,7 +86,7 @@ pub(crate) struct IdTokenEntry {
 }
 
 /// The cache contents.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct CacheData {
     /// By `account_key`.
     pub accounts: BTreeMap<String, Account>,
@@ -503,7 +503,13 @@ impl TokenCache {
     pub fn merge_stored(&self, blob: &[u8]) -> Result<(), CacheError> {
         let theirs = decode(blob)?;
         let mut contents = self.write();
-        contents.current = merge(&contents.baseline, &contents.current, &theirs);
+        // With no change here since the last load or save (always so at start-up), the merge
+        // is theirs as it is, and much cheaper.
+        contents.current = if contents.current == contents.baseline {
+            theirs.clone()
+        } else {
+            merge(&contents.baseline, &contents.current, &theirs)
+        };
         contents.baseline = theirs;
         Ok(())
     }

@@ -4,11 +4,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::authority::Jwks;
 use crate::secret::Nonce;
@@ -115,19 +111,28 @@ impl Unverified<'_> {
             .filter(|k| k.kty == "RSA")
             .find(|k| self.kid.is_none() || k.kid == self.kid)
             .ok_or(IdTokenError::UnknownKey)?;
-        let component = |v: &Option<String>| -> Result<BigUint, IdTokenError> {
+        let component = |v: &Option<String>| -> Result<Vec<u8>, IdTokenError> {
             let bytes = URL_SAFE_NO_PAD
                 .decode(v.as_deref().ok_or(IdTokenError::UnknownKey)?)
                 .map_err(|_| IdTokenError::UnknownKey)?;
-            Ok(BigUint::from_bytes_be(&bytes))
+            // Unsigned big-endian; ring refuses leading zero octets, which RFC 7518 forbids
+            // but some providers send.
+            let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+            Ok(bytes[first..].to_vec())
         };
-        let key = RsaPublicKey::new(component(&jwk.n)?, component(&jwk.e)?)
-            .map_err(|_| IdTokenError::UnknownKey)?;
-        let signature =
-            Signature::try_from(self.signature.as_slice()).map_err(|_| IdTokenError::Signature)?;
-        VerifyingKey::<Sha256>::new(key)
-            .verify(self.signing_input.as_bytes(), &signature)
-            .map_err(|_| IdTokenError::Signature)
+        // ring's RSASSA-PKCS1-v1_5 with SHA-256 (RS256), the TLS stack's own implementation:
+        // about 20 times faster than a generic big-number one, and it refuses keys under
+        // 2048 bits.
+        let key = ring::signature::RsaPublicKeyComponents {
+            n: component(&jwk.n)?,
+            e: component(&jwk.e)?,
+        };
+        key.verify(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )
+        .map_err(|_| IdTokenError::Signature)
     }
 }
 
@@ -181,6 +186,40 @@ mod tests {
             base[k] = v.clone();
         }
         base
+    }
+
+    #[test]
+    fn the_signature_is_checked_with_the_key_the_token_names() {
+        let key = tessera_idp::SigningKey::generate().unwrap();
+        let other = tessera_idp::SigningKey::generate().unwrap();
+        let jwks: Jwks = serde_json::from_value(json!({ "keys": [key.jwk(None)] })).unwrap();
+        let verify = |token: &str| decode(token).unwrap().verify_signature(&jwks);
+
+        let token = key.sign(&claims(json!({})));
+        assert!(verify(&token).is_ok());
+        let [header, payload, signature] = token.split('.').collect::<Vec<_>>()[..] else {
+            panic!("a compact JWT");
+        };
+        // Claims changed after signing.
+        let forged = URL_SAFE_NO_PAD.encode(claims(json!({ "sub": "mallory" })).to_string());
+        assert!(matches!(
+            verify(&format!("{header}.{forged}.{signature}")),
+            Err(IdTokenError::Signature)
+        ));
+        // Signed by another key, under this key's id.
+        let elsewhere = other.sign(&claims(json!({})));
+        let foreign_signature = elsewhere.rsplit('.').next().unwrap();
+        assert!(matches!(
+            verify(&format!("{header}.{payload}.{foreign_signature}")),
+            Err(IdTokenError::Signature)
+        ));
+        // A key the set does not have, and an algorithm other than RS256.
+        assert!(matches!(verify(&elsewhere), Err(IdTokenError::UnknownKey)));
+        let none = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(matches!(
+            verify(&format!("{none}.{payload}.{signature}")),
+            Err(IdTokenError::Algorithm(_))
+        ));
     }
 
     #[test]

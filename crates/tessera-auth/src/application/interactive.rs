@@ -128,8 +128,7 @@ impl PublicClientApplication {
             correlation_id,
         };
         let response =
-            token_client::redeem_code(&self.inner.http, metadata, code, verifier, redemption)
-                .await?;
+            token_client::redeem_code(self.http()?, metadata, code, verifier, redemption).await?;
         self.complete(
             metadata,
             response,

@@ -2,7 +2,7 @@
 //! (cache, then refresh token, then the provider's session through a silent agent), interaction
 //! only when the provider demands it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use url::Url;
@@ -45,7 +45,9 @@ pub struct PublicClientApplication {
 struct Inner {
     config: Config,
     authority: Authority,
-    http: reqwest::Client,
+    /// Built at the first network call: a start-up served from the cache never pays for
+    /// loading root certificates.
+    http: OnceLock<reqwest::Client>,
     /// Provider metadata and when it was fetched; refetched after [`METADATA_MAX_AGE`].
     metadata: tokio::sync::Mutex<Option<(i64, Arc<Metadata>)>>,
     jwks: tokio::sync::RwLock<Option<Jwks>>,
@@ -102,12 +104,11 @@ impl ApplicationBuilder {
             return Err(Error::Configuration("the client id is empty".into()));
         }
         let authority = Authority::parse(&config.authority)?;
-        let http = token_client::http_client(config.http_timeout)?;
         let app = PublicClientApplication {
             inner: Arc::new(Inner {
                 config,
                 authority,
-                http,
+                http: OnceLock::new(),
                 metadata: tokio::sync::Mutex::new(None),
                 jwks: tokio::sync::RwLock::new(None),
                 cache: TokenCache::default(),
@@ -144,6 +145,15 @@ impl PublicClientApplication {
     }
 
     /// Replaces the cache from the persistence layer if another process changed it.
+    /// The HTTP client, built on first use (a bad `SSL_CERT_FILE` is reported then).
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(client) = self.inner.http.get() {
+            return Ok(client);
+        }
+        let client = token_client::http_client(self.inner.config.http_timeout)?;
+        Ok(self.inner.http.get_or_init(|| client))
+    }
+
     fn reload(&self) {
         let Some(persistence) = &self.inner.persistence else {
             return;
@@ -442,7 +452,7 @@ impl PublicClientApplication {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let response = self.inner.http.get(url).send().await.map_err(|e| {
+        let response = self.http()?.get(url).send().await.map_err(|e| {
             Error::Network(format!(
                 "{url}: {}",
                 if e.is_timeout() {

@@ -208,15 +208,13 @@ impl PublicClientApplication {
             correlation_id,
         };
         let response =
-            match token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
-                .await
-            {
+            match token_client::refresh(self.http()?, metadata, &refresh_token, redemption).await {
                 // A network failure or a 5xx without Retry-After is retried once, after a
                 // jittered pause, so that a blip does not cost the user a sign-in and a storm
                 // does not grow.
                 Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
                     tokio::time::sleep(retry_pause()).await;
-                    token_client::refresh(&self.inner.http, metadata, &refresh_token, redemption)
+                    token_client::refresh(self.http()?, metadata, &refresh_token, redemption)
                         .await?
                 }
                 // Another process (the CLI, say) redeemed the same refresh token a moment
@@ -227,7 +225,7 @@ impl PublicClientApplication {
                     let Some(rotated) = self.inner.cache.refresh_token(account, client_id) else {
                         return Ok(None);
                     };
-                    token_client::refresh(&self.inner.http, metadata, &rotated, redemption).await?
+                    token_client::refresh(self.http()?, metadata, &rotated, redemption).await?
                 }
                 other => other?,
             };
