@@ -7,7 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -31,6 +31,7 @@ pub struct App {
     driver: Driver,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    launched_at: SystemTime,
     _data_home: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
@@ -64,6 +65,7 @@ impl App {
             driver,
             env,
             args,
+            launched_at: _,
             _data_home,
             _turn,
         } = self;
@@ -98,12 +100,13 @@ impl App {
         // "connection reset" in CI). That is the driver, not the app: start a fresh driver and
         // try again, saying so, at most three times. Assertions are never retried.
         let mut attempt = 1;
-        let (client, driver) = loop {
+        let (client, driver, launched_at) = loop {
             let driver = Driver::start(data_home.path(), env);
             // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
             let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(capabilities.clone());
             let url = format!("http://127.0.0.1:{}", driver.port);
+            let launched_at = SystemTime::now();
             let connect = builder.connect(&url);
             // A new session normally takes about a second; one that hangs is retried like one
             // that fails (seen once: WebKitWebDriver sat on the request for five minutes).
@@ -112,7 +115,7 @@ impl App {
                 Err(_) => Err(format!("no answer within {SESSION_TIME_LIMIT:?}")),
             };
             match session {
-                Ok(client) => break (client, driver),
+                Ok(client) => break (client, driver, launched_at),
                 Err(err) if attempt < 3 => {
                     eprintln!(
                         "tessera-e2e: WebDriver session attempt {attempt} failed ({err}); retrying with a fresh tauri-driver"
@@ -138,9 +141,76 @@ impl App {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             args,
+            launched_at,
             _data_home: data_home,
             _turn: turn,
         }
+    }
+
+    /// The app's processes as (pid, name): the one running the app binary under this app's
+    /// driver, then its descendants (WebKit's web and network processes, their sandbox).
+    pub fn processes(&self) -> Vec<(u32, String)> {
+        let binary = app_binary();
+        let binary = binary.canonicalize().unwrap_or(binary);
+        let marker = self.driver.app_marker.as_bytes();
+        let main = pids_where(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+                && std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker))
+        });
+        let [main] = main.as_slice() else {
+            panic!("expected one app process, found {main:?}");
+        };
+        let parent_of = |pid: &str| -> Option<String> {
+            // `pid (comm) state ppid …`; the name may hold spaces and parentheses.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let after_name = &stat[stat.rfind(')')? + 1..];
+            after_name.split_whitespace().nth(1).map(str::to_owned)
+        };
+        let mut family = vec![main.clone()];
+        let mut index = 0;
+        while index < family.len() {
+            let parent = family[index].clone();
+            family.extend(pids_where(|pid| parent_of(pid).as_deref() == Some(&parent)));
+            index += 1;
+        }
+        family
+            .into_iter()
+            .filter_map(|pid| {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+                Some((pid.parse().ok()?, name.trim().to_owned()))
+            })
+            .collect()
+    }
+
+    /// Milliseconds from the WebDriver request that launched the app to the UI's
+    /// `profile-shown` performance mark, and from the launch to the page's navigation start
+    /// (process and webview start-up). Waits for the mark (30 s at most).
+    pub async fn cold_start_ms(&self) -> (f64, f64) {
+        let marks = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                (function poll() {
+                  const mark = performance.getEntriesByName("profile-shown")[0];
+                  if (mark) done([performance.timeOrigin + mark.startTime, performance.timeOrigin]);
+                  else setTimeout(poll, 10);
+                })();"#,
+                vec![],
+            )
+            .await
+            .expect("the profile-shown mark within the script time limit");
+        let epoch_ms = |value: &Value| value.as_f64().expect("a time in milliseconds");
+        let launched = self
+            .launched_at
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+            * 1000.0;
+        (
+            epoch_ms(&marks[0]) - launched,
+            epoch_ms(&marks[1]) - launched,
+        )
     }
 
     /// Clicks "Sign in", signs `username` in (password `tessera`) in the popup, and waits for
@@ -461,6 +531,7 @@ impl App {
             driver,
             env: _,
             args: _,
+            launched_at: _,
             _data_home,
             _turn,
         } = self;

@@ -1,0 +1,96 @@
+//! `app-figures`: the app's cold start and idle memory (issue 9), for `scripts/perf`.
+//!
+//! Runs tessera-idp in this process and drives the app binary (`TESSERA_APP_BIN`, the release
+//! build in `scripts/perf`) through WebDriver, in the desktop `scripts/with-desktop` provides:
+//!
+//! 1. signs ada in through the popup, waits until the app is idle, and sums the memory (RSS
+//!    and PSS) of the app's processes;
+//! 2. restarts the app several times; each start is timed from the WebDriver request that
+//!    launches the process to the UI's `profile-shown` performance mark, with the profile
+//!    served from the persisted, encrypted cache (no sign-in window).
+
+use std::time::Duration;
+
+use tessera_e2e::App;
+use tessera_idp::{IdpOptions, DEFAULT_CLIENT_ID};
+
+/// Cold starts measured (after one unmeasured start that warms the disk cache).
+const STARTS: usize = 5;
+/// How long the app is left alone after sign-in before its memory is read.
+const IDLE: Duration = Duration::from_secs(10);
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let idp = tessera_idp::start(IdpOptions::default())
+        .await
+        .expect("tessera-idp starts");
+    let authority = idp.authority().to_string();
+    let mut app = App::launch_with_env(&[
+        ("TESSERA_AUTHORITY", &authority),
+        ("TESSERA_CLIENT_ID", DEFAULT_CLIENT_ID),
+    ])
+    .await;
+    app.sign_in_with_popup("ada@tessera.test").await;
+    tokio::time::sleep(IDLE).await;
+
+    println!("idle memory {} s after sign-in (kB):", IDLE.as_secs());
+    println!("  {:>8}  {:>8}  {:>8}  process", "pid", "RSS", "PSS");
+    let (mut rss_total, mut pss_total) = (0, 0);
+    for (pid, name) in app.processes() {
+        let Some((rss, pss)) = memory_kb(pid) else {
+            continue;
+        };
+        println!("  {pid:>8}  {rss:>8}  {pss:>8}  {name}");
+        rss_total += rss;
+        pss_total += pss;
+    }
+    println!("  {:>8}  {rss_total:>8}  {pss_total:>8}  all", "");
+    println!(
+        "figure memory_rss_mb {:.0}\nfigure memory_pss_mb {:.0}",
+        rss_total as f64 / 1024.0,
+        pss_total as f64 / 1024.0
+    );
+
+    let authorize_before = idp.stat("authorize").await.expect("stats");
+    let mut starts = Vec::new();
+    for run in 0..=STARTS {
+        app = app.restart().await;
+        let (profile, navigation) = app.cold_start_ms().await;
+        if run == 0 {
+            println!("cold start (warm-up, not counted): {profile:.0} ms");
+            continue;
+        }
+        println!(
+            "cold start {run}: {profile:.0} ms to the profile ({navigation:.0} ms to the page's navigation start)"
+        );
+        starts.push(profile);
+    }
+    assert_eq!(
+        idp.stat("authorize").await.expect("stats"),
+        authorize_before,
+        "every restart must be silent: no sign-in request"
+    );
+    app.close().await;
+    starts.sort_by(f64::total_cmp);
+    println!(
+        "figure cold_start_median_ms {:.0}\nfigure cold_start_min_ms {:.0}\nfigure cold_start_max_ms {:.0}",
+        starts[starts.len() / 2],
+        starts[0],
+        starts[starts.len() - 1]
+    );
+}
+
+/// `Rss` and `Pss` of a process in kB, from `/proc/<pid>/smaps_rollup`.
+fn memory_kb(pid: u32) -> Option<(u64, u64)> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        rollup
+            .lines()
+            .find_map(|line| line.strip_prefix(name))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((field("Rss:")?, field("Pss:")?))
+}
