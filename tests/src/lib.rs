@@ -161,26 +161,7 @@ impl App {
         let [main] = main.as_slice() else {
             panic!("expected one app process, found {main:?}");
         };
-        let parent_of = |pid: &str| -> Option<String> {
-            // `pid (comm) state ppid …`; the name may hold spaces and parentheses.
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let after_name = &stat[stat.rfind(')')? + 1..];
-            after_name.split_whitespace().nth(1).map(str::to_owned)
-        };
-        let mut family = vec![main.clone()];
-        let mut index = 0;
-        while index < family.len() {
-            let parent = family[index].clone();
-            family.extend(pids_where(|pid| parent_of(pid).as_deref() == Some(&parent)));
-            index += 1;
-        }
-        family
-            .into_iter()
-            .filter_map(|pid| {
-                let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-                Some((pid.parse().ok()?, name.trim().to_owned()))
-            })
-            .collect()
+        process_tree(main.parse().expect("a process id"))
     }
 
     /// Milliseconds from the WebDriver request that launched the app to the UI's
@@ -523,6 +504,34 @@ impl App {
         path
     }
 
+    /// Ends the WebDriver session (closing the app) and stops the driver, but keeps the app's
+    /// folders and returns them, for a launch of the app without WebDriver.
+    pub async fn quit_keeping_folders(self) -> tempfile::TempDir {
+        let App {
+            client,
+            driver,
+            _data_home,
+            ..
+        } = self;
+        let _ = client.close().await;
+        drop(driver);
+        _data_home
+    }
+
+    /// The environment the harness gives the app for the folders in `data_home` (the XDG
+    /// folders, and no machine policy), as [`App::quit_keeping_folders`] returns them.
+    pub fn folder_environment(data_home: &Path) -> Vec<(String, PathBuf)> {
+        vec![
+            ("XDG_DATA_HOME".into(), data_home.join("data")),
+            ("XDG_CONFIG_HOME".into(), data_home.join("config")),
+            ("XDG_CACHE_HOME".into(), data_home.join("cache")),
+            (
+                "TESSERA_POLICY_FILE".into(),
+                data_home.join("no-policy.json"),
+            ),
+        ]
+    }
+
     /// Ends the WebDriver session (closing the app) and stops the driver.
     pub async fn close(self) {
         let App {
@@ -540,6 +549,30 @@ impl App {
         drop(driver);
         drop(_data_home);
     }
+}
+
+/// A process and its descendants as (pid, name), the process first.
+pub fn process_tree(root: u32) -> Vec<(u32, String)> {
+    let parent_of = |pid: &str| -> Option<String> {
+        // `pid (comm) state ppid …`; the name may hold spaces and parentheses.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        after_name.split_whitespace().nth(1).map(str::to_owned)
+    };
+    let mut family = vec![root.to_string()];
+    let mut index = 0;
+    while index < family.len() {
+        let parent = family[index].clone();
+        family.extend(pids_where(|pid| parent_of(pid).as_deref() == Some(&parent)));
+        index += 1;
+    }
+    family
+        .into_iter()
+        .filter_map(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((pid.parse().ok()?, name.trim().to_owned()))
+        })
+        .collect()
 }
 
 /// How many top-level X windows whose title starts with `prefix` are mapped (on screen).
@@ -703,17 +736,14 @@ impl Driver {
                 command.env_remove(name);
             }
         }
-        // No machine policy either, unless the test brings one.
-        command.env("TESSERA_POLICY_FILE", data_home.join("no-policy.json"));
+        // The app inherits these through WebKitWebDriver, so its data stays in the test's own
+        // folder (webview data store, settings, cache), and no machine policy applies unless
+        // the test brings one.
+        command.envs(App::folder_environment(data_home));
         command.envs(env.iter().copied());
         let child = command
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
-            // The app inherits these through WebKitWebDriver, so its data stays in the test's
-            // own folder (webview data store, settings, cache).
-            .env("XDG_DATA_HOME", data_home.join("data"))
-            .env("XDG_CONFIG_HOME", data_home.join("config"))
-            .env("XDG_CACHE_HOME", data_home.join("cache"))
             .stdin(Stdio::null())
             .spawn()
             .expect("start tauri-driver");

@@ -7,11 +7,13 @@
 //!    and PSS) of the app's processes;
 //! 2. restarts the app several times; each start is timed from the WebDriver request that
 //!    launches the process to the UI's `profile-shown` performance mark, with the profile
-//!    served from the persisted, encrypted cache (no sign-in window).
+//!    served from the persisted, encrypted cache (no sign-in window);
+//! 3. sums the memory again, idle after the last restart, then once more for the app
+//!    launched directly (no WebDriver), as a user starts it.
 
 use std::time::Duration;
 
-use tessera_e2e::App;
+use tessera_e2e::{process_tree, App};
 use tessera_idp::{IdpOptions, DEFAULT_CLIENT_ID};
 
 /// Cold starts measured (after one unmeasured start that warms the disk cache).
@@ -33,22 +35,11 @@ async fn main() {
     app.sign_in_with_popup("ada@tessera.test").await;
     tokio::time::sleep(IDLE).await;
 
-    println!("idle memory {} s after sign-in (kB):", IDLE.as_secs());
-    println!("  {:>8}  {:>8}  {:>8}  process", "pid", "RSS", "PSS");
-    let (mut rss_total, mut pss_total) = (0, 0);
-    for (pid, name) in app.processes() {
-        let Some((rss, pss)) = memory_kb(pid) else {
-            continue;
-        };
-        println!("  {pid:>8}  {rss:>8}  {pss:>8}  {name}");
-        rss_total += rss;
-        pss_total += pss;
-    }
-    println!("  {:>8}  {rss_total:>8}  {pss_total:>8}  all", "");
+    let (rss, pss) = report_memory(&app.processes(), "after sign-in");
     println!(
         "figure memory_rss_mb {:.0}\nfigure memory_pss_mb {:.0}",
-        rss_total as f64 / 1024.0,
-        pss_total as f64 / 1024.0
+        rss as f64 / 1024.0,
+        pss as f64 / 1024.0
     );
 
     let authorize_before = idp.stat("authorize").await.expect("stats");
@@ -70,7 +61,50 @@ async fn main() {
         authorize_before,
         "every restart must be silent: no sign-in request"
     );
-    app.close().await;
+    // The same after a start from the cache, with no sign-in window in this process's life:
+    // the difference is what the sign-in left behind.
+    tokio::time::sleep(IDLE).await;
+    let (rss, pss) = report_memory(&app.processes(), "after a restart (profile from the cache)");
+    println!(
+        "figure restarted_rss_mb {:.0}\nfigure restarted_pss_mb {:.0}",
+        rss as f64 / 1024.0,
+        pss as f64 / 1024.0
+    );
+
+    // And as a user runs it: launched directly, without WebDriver's automation session in the
+    // web process (the reference figure of a minimal Tauri window was taken so too).
+    let folders = app.quit_keeping_folders().await;
+    let graph_before = idp.stat("graph").await.expect("stats");
+    let binary = std::env::var_os("TESSERA_APP_BIN").expect("TESSERA_APP_BIN: the app to measure");
+    let mut direct = std::process::Command::new(binary)
+        .envs(App::folder_environment(folders.path()))
+        .env("TESSERA_AUTHORITY", &authority)
+        .env("TESSERA_CLIENT_ID", DEFAULT_CLIENT_ID)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the app");
+    tokio::time::sleep(IDLE).await;
+    let tree = process_tree(direct.id());
+    let (rss, pss) = report_memory(&tree, "launched directly (profile from the cache)");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &direct.id().to_string()])
+        .status();
+    let _ = direct.wait();
+    assert!(
+        idp.stat("graph").await.expect("stats") > graph_before,
+        "the directly launched app must have loaded the profile"
+    );
+    assert_eq!(
+        idp.stat("authorize").await.expect("stats"),
+        authorize_before,
+        "the directly launched app must have started silently"
+    );
+    println!(
+        "figure direct_rss_mb {:.0}\nfigure direct_pss_mb {:.0}",
+        rss as f64 / 1024.0,
+        pss as f64 / 1024.0
+    );
     starts.sort_by(f64::total_cmp);
     println!(
         "figure cold_start_median_ms {:.0}\nfigure cold_start_min_ms {:.0}\nfigure cold_start_max_ms {:.0}",
@@ -78,6 +112,23 @@ async fn main() {
         starts[0],
         starts[starts.len() - 1]
     );
+}
+
+/// Prints the memory of each of the app's processes, and returns the totals (kB).
+fn report_memory(processes: &[(u32, String)], when: &str) -> (u64, u64) {
+    println!("idle memory {when}, {} s idle (kB):", IDLE.as_secs());
+    println!("  {:>8}  {:>8}  {:>8}  process", "pid", "RSS", "PSS");
+    let (mut rss_total, mut pss_total) = (0, 0);
+    for (pid, name) in processes {
+        let Some((rss, pss)) = memory_kb(*pid) else {
+            continue;
+        };
+        println!("  {pid:>8}  {rss:>8}  {pss:>8}  {name}");
+        rss_total += rss;
+        pss_total += pss;
+    }
+    println!("  {:>8}  {rss_total:>8}  {pss_total:>8}  all", "");
+    (rss_total, pss_total)
 }
 
 /// `Rss` and `Pss` of a process in kB, from `/proc/<pid>/smaps_rollup`.
