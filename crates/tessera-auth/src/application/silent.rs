@@ -270,10 +270,17 @@ impl PublicClientApplication {
             claims.map(str::to_owned),
             correlation_id.to_owned(),
         );
+        // Callers that accept a cached token share flights that may answer from the cache
+        // (below); a forced refresh has flights of its own, so it never gets a cached token.
+        let flight = if cached_will_do {
+            key.clone()
+        } else {
+            format!("{key}|forced")
+        };
         let outcome = self
             .inner
             .refreshes
-            .run(&key, move || async move {
+            .run(&flight, move || async move {
                 // A refresh for this key may have finished between this caller's cache miss
                 // and now: its token serves, and the key still costs one network call.
                 if cached_will_do {
