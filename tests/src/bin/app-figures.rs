@@ -35,12 +35,7 @@ async fn main() {
     app.sign_in_with_popup("ada@tessera.test").await;
     tokio::time::sleep(IDLE).await;
 
-    let (rss, pss) = report_memory(&app.processes(), "after sign-in");
-    println!(
-        "figure memory_rss_mb {:.0}\nfigure memory_pss_mb {:.0}",
-        rss as f64 / 1024.0,
-        pss as f64 / 1024.0
-    );
+    report_memory(&app.processes(), "after sign-in", "memory");
 
     let authorize_before = idp.stat("authorize").await.expect("stats");
     let mut starts = Vec::new();
@@ -64,11 +59,10 @@ async fn main() {
     // The same after a start from the cache, with no sign-in window in this process's life:
     // the difference is what the sign-in left behind.
     tokio::time::sleep(IDLE).await;
-    let (rss, pss) = report_memory(&app.processes(), "after a restart (profile from the cache)");
-    println!(
-        "figure restarted_rss_mb {:.0}\nfigure restarted_pss_mb {:.0}",
-        rss as f64 / 1024.0,
-        pss as f64 / 1024.0
+    report_memory(
+        &app.processes(),
+        "after a restart (profile from the cache)",
+        "restarted",
     );
 
     // And as a user runs it: launched directly, without WebDriver's automation session in the
@@ -86,7 +80,11 @@ async fn main() {
         .expect("start the app");
     tokio::time::sleep(IDLE).await;
     let tree = process_tree(direct.id());
-    let (rss, pss) = report_memory(&tree, "launched directly (profile from the cache)");
+    report_memory(
+        &tree,
+        "launched directly (profile from the cache)",
+        "direct",
+    );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &direct.id().to_string()])
         .status();
@@ -100,11 +98,6 @@ async fn main() {
         authorize_before,
         "the directly launched app must have started silently"
     );
-    println!(
-        "figure direct_rss_mb {:.0}\nfigure direct_pss_mb {:.0}",
-        rss as f64 / 1024.0,
-        pss as f64 / 1024.0
-    );
     starts.sort_by(f64::total_cmp);
     println!(
         "figure cold_start_median_ms {:.0}\nfigure cold_start_min_ms {:.0}\nfigure cold_start_max_ms {:.0}",
@@ -114,8 +107,9 @@ async fn main() {
     );
 }
 
-/// Prints the memory of each of the app's processes, and returns the totals (kB).
-fn report_memory(processes: &[(u32, String)], when: &str) -> (u64, u64) {
+/// Prints the memory of each of the app's processes, and the totals in MB as the figures
+/// `{figure}_rss_mb` and `{figure}_pss_mb`.
+fn report_memory(processes: &[(u32, String)], when: &str, figure: &str) {
     println!("idle memory {when}, {} s idle (kB):", IDLE.as_secs());
     println!("  {:>8}  {:>8}  {:>8}  process", "pid", "RSS", "PSS");
     let (mut rss_total, mut pss_total) = (0, 0);
@@ -128,7 +122,11 @@ fn report_memory(processes: &[(u32, String)], when: &str) -> (u64, u64) {
         pss_total += pss;
     }
     println!("  {:>8}  {rss_total:>8}  {pss_total:>8}  all", "");
-    (rss_total, pss_total)
+    println!(
+        "figure {figure}_rss_mb {:.0}\nfigure {figure}_pss_mb {:.0}",
+        rss_total as f64 / 1024.0,
+        pss_total as f64 / 1024.0
+    );
 }
 
 /// `Rss` and `Pss` of a process in kB, from `/proc/<pid>/smaps_rollup`.
