@@ -101,7 +101,16 @@ impl App {
         // try again, saying so, at most three times. Assertions are never retried.
         let mut attempt = 1;
         let (client, driver, launched_at) = loop {
-            let driver = Driver::start(data_home.path(), env);
+            let driver = match Driver::start(data_home.path(), env) {
+                Ok(driver) => driver,
+                Err(err) if attempt < 3 => {
+                    eprintln!("tessera-e2e: attempt {attempt}: {err}; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(err) => panic!("{err}, {attempt} times"),
+            };
             // Plain HTTP: the driver listens on loopback, so no TLS stack is compiled in.
             let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(capabilities.clone());
@@ -723,7 +732,9 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(data_home: &Path, env: &[(&str, &str)]) -> Driver {
+    /// Starts tauri-driver and waits until it answers; an error if it does not within 20 s
+    /// (the driver is stopped then).
+    fn start(data_home: &Path, env: &[(&str, &str)]) -> Result<Driver, String> {
         for folder in ["data", "config", "cache"] {
             std::fs::create_dir_all(data_home.join(folder)).expect("create the app's XDG folders");
         }
@@ -757,13 +768,14 @@ impl Driver {
         // until then: wait for the WebDriver status endpoint to answer 200.
         let deadline = Instant::now() + Duration::from_secs(20);
         while !webdriver_ready(port) {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver on port {port} was not ready within 20 s"
-            );
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "tauri-driver on port {port} was not ready within 20 s"
+                ));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        driver
+        Ok(driver)
     }
 }
 
