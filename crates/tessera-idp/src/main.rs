@@ -62,6 +62,9 @@ async fn main() -> ExitCode {
         }
     };
     let flavor = options.flavor;
+    // Registered before the URLs are printed: whoever reads them may send
+    // SIGTERM at once, and an unregistered signal kills the process uncleanly.
+    let stop_signal = StopSignal::register();
     let idp = match tessera_idp::start(options).await {
         Ok(idp) => idp,
         Err(err) => {
@@ -75,23 +78,50 @@ async fn main() -> ExitCode {
     println!(
         "tessera-idp ({flavor:?}) ready; users ada@tessera.test and alan@tessera.test, password tessera; Ctrl-C stops"
     );
-    wait_for_stop_signal().await;
+    stop_signal.wait().await;
     idp.stop().await;
     println!("tessera-idp: stopped");
     ExitCode::SUCCESS
 }
 
-async fn wait_for_stop_signal() {
+/// SIGINT or SIGTERM, registered when made rather than when first awaited.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignal {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|interrupt| Ok((interrupt, signal(SignalKind::terminate())?)));
+            if let Err(err) = &signals {
+                eprintln!(
+                    "tessera-idp: cannot watch for SIGINT/SIGTERM ({err}); Ctrl-C stops uncleanly"
+                );
+            }
+            Self {
+                signals: signals.ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut interrupt, mut terminate)) = self.signals {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
             return;
         }
+        #[cfg(unix)]
+        std::future::pending::<()>().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
