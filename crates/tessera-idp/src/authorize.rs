@@ -577,7 +577,10 @@ fn validate(
             "The request body must contain the following parameter: 'redirect_uri'.".into(),
         )
     })?;
-    if !redirect_uri_registered(&client.redirect_uris, redirect_uri) {
+    // The device flow's own completion page is every public client's redirect URI here.
+    if !redirect_uri_registered(&client.redirect_uris, redirect_uri)
+        && redirect_uri != crate::device::completion_uri(idp)
+    {
         return Err(show(50011, format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.", client.client_id)));
     }
     let response_mode = get("response_mode").unwrap_or("query").to_owned();

@@ -48,6 +48,7 @@ pub fn routes() -> Router<Arc<Idp>> {
         )
         .route("/keys/rotate", post(rotate_keys))
         .route("/clock", post(set_clock))
+        .route("/device-code", get(get_device).post(set_device))
         .layer(axum::middleware::from_fn(loopback_only))
 }
 
@@ -106,7 +107,45 @@ async fn index() -> Response {
         "GET|POST|DELETE /__control/faults": "{target, kind, count, ...} or a list of them",
         "POST /__control/keys/rotate": "{retire_old: bool}",
         "POST /__control/clock": "{skew_seconds}",
+        "GET|POST /__control/device-code": "{enabled, interval, slow_down}: the device flow's availability, polling interval in seconds, and how many next polls get slow_down",
     }))
+}
+
+async fn get_device(State(idp): Shared) -> Response {
+    ok(json!(idp.store().device))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevicePatch {
+    enabled: Option<bool>,
+    interval: Option<u64>,
+    slow_down: Option<u32>,
+}
+
+async fn set_device(
+    State(idp): Shared,
+    payload: Result<Json<DevicePatch>, JsonRejection>,
+) -> Response {
+    let patch = match body(payload) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if patch.interval.is_some_and(|i| !(1..=60).contains(&i)) {
+        return problem(StatusCode::BAD_REQUEST, "interval must be 1 to 60 seconds");
+    }
+    let mut store = idp.store();
+    let device = &mut store.device;
+    if let Some(v) = patch.enabled {
+        device.enabled = v;
+    }
+    if let Some(v) = patch.interval {
+        device.interval = v;
+    }
+    if let Some(v) = patch.slow_down {
+        device.slow_down = v;
+    }
+    ok(json!(*device))
 }
 
 async fn stats(State(idp): Shared) -> Response {

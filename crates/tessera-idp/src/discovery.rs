@@ -66,7 +66,8 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
     if let Err(error) = idp.resolve_tenant(&tenant) {
         return error.into_response_for(&idp, None);
     }
-    let document = match idp.flavor {
+    let device = idp.store().device.enabled;
+    let mut document = match idp.flavor {
         Flavor::Entra => {
             let at = |path: &str| idp.url(&format!("{tenant}/{path}"));
             json!({
@@ -85,6 +86,7 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
                 "http_logout_supported": true,
                 "frontchannel_logout_supported": true,
                 "end_session_endpoint": at("oauth2/v2.0/logout"),
+                "device_authorization_endpoint": device.then(|| at("oauth2/v2.0/devicecode")),
                 "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name", "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver", "at_hash", "c_hash", "email"],
                 "tenant_region_scope": "EU",
                 "cloud_instance_name": idp.base.host_str().unwrap_or("127.0.0.1"),
@@ -98,9 +100,14 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
             "token_endpoint": idp.url("token"),
             "jwks_uri": idp.url("jwks"),
             "end_session_endpoint": idp.url("logout"),
+            "device_authorization_endpoint": device.then(|| idp.url("devicecode")),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": if device {
+                json!(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"])
+            } else {
+                json!(["authorization_code", "refresh_token"])
+            },
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
@@ -110,6 +117,10 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
             "authorization_response_iss_parameter_supported": true,
         }),
     };
+    // Without the device grant the member is left out, as providers that lack it do.
+    if let Some(map) = document.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
     axum::Json(document).into_response()
 }
 

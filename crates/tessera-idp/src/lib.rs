@@ -22,6 +22,7 @@
 mod authorize;
 mod clock;
 mod control;
+mod device;
 mod discovery;
 mod durable;
 mod faults;
@@ -341,6 +342,17 @@ fn router(idp: Arc<Idp>) -> Router {
                     ),
                 )
                 .route(
+                    "/{tenant}/oauth2/v2.0/devicecode",
+                    post(
+                        |State(idp): Shared,
+                         Path(t): Path<String>,
+                         h: HeaderMap,
+                         b: bytes::Bytes| {
+                            device::device_code(idp, t, h, b)
+                        },
+                    ),
+                )
+                .route(
                     "/{tenant}/oauth2/v2.0/logout",
                     get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
                         discovery::logout(idp, h, q)
@@ -401,6 +413,12 @@ fn router(idp: Arc<Idp>) -> Router {
                 ),
             )
             .route(
+                "/devicecode",
+                post(|State(idp): Shared, h: HeaderMap, b: bytes::Bytes| {
+                    device::device_code(idp, String::new(), h, b)
+                }),
+            )
+            .route(
                 "/logout",
                 get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
                     discovery::logout(idp, h, q)
@@ -437,6 +455,18 @@ fn router(idp: Arc<Idp>) -> Router {
                 idp.with_faults(T::Graph, graph::photo(idp.clone(), h, Some(size)))
                     .await
             }),
+        )
+        .route(
+            "/devicelogin",
+            get(|State(idp): Shared| device::enter_code_page(idp)).post(
+                |State(idp): Shared, Form(f): Form<HashMap<String, String>>| {
+                    device::submit_code(idp, f)
+                },
+            ),
+        )
+        .route(
+            "/devicelogin/complete",
+            get(|State(idp): Shared, Query(q): Params| device::complete(idp, q)),
         )
         .route("/error", get(error_page))
         .nest("/__control", control::routes())

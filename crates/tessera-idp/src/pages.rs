@@ -169,6 +169,43 @@ pub fn consent(action: &str, tx: &str, app: &str, permissions: &[&Permission]) -
     )
 }
 
+/// The device flow's "Enter code" page.
+pub fn device_code(action: &str, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" id=\"error\" role=\"alert\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    page(
+        "device_code",
+        "Enter code",
+        &format!(
+            "<h1>Enter code</h1>{error}<p>Enter the code displayed on your app or device.</p>\
+             <form method=\"post\" action=\"{action}\">\
+             <label for=\"user_code\">Code</label>\
+             <input type=\"text\" id=\"user_code\" name=\"user_code\" autocomplete=\"off\" required autofocus>\
+             <div class=\"actions\"><button class=\"primary\" id=\"next\" type=\"submit\">Next</button></div></form>",
+            action = escape(action),
+        ),
+    )
+}
+
+/// The last page of a device sign-in: the user goes back to the device.
+pub fn device_done(title: &str, message: &str) -> String {
+    page(
+        "device_done",
+        title,
+        &format!(
+            "<h1>{}</h1><p id=\"message\">{}</p>",
+            escape(title),
+            escape(message)
+        ),
+    )
+}
+
 /// An error the provider cannot send back to the client (unknown client, unregistered
 /// redirect URI): shown to the user instead, as Entra does.
 pub fn error(message: &str) -> String {

@@ -225,6 +225,10 @@ pub struct Store {
     pub stats: BTreeMap<String, u64>,
     /// Last issued refresh-token sequence number.
     pub sequence: u64,
+    /// The device flow's settings.
+    pub device: crate::device::DeviceSettings,
+    /// Device codes handed out, by [`secret_key`].
+    pub device_codes: HashMap<String, crate::device::DeviceGrant>,
 }
 
 impl Store {

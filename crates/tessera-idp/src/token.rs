@@ -21,6 +21,8 @@ use crate::seed::User;
 use crate::state::{secret_key, Flavor, Idp, RefreshGrant, Store};
 
 const CODE_LIFETIME_SECONDS: i64 = 600;
+/// RFC 8628 §3.4's grant type.
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const ID_TOKEN_LIFETIME_SECONDS: i64 = 3600;
 
 /// `POST …/oauth2/v2.0/token`.
@@ -184,6 +186,27 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 nonce: None,
                 claims: claims_request,
                 spends: Spends::RefreshToken(refresh_token.to_owned()),
+            }
+        }
+        DEVICE_CODE_GRANT => {
+            store.count("token:device_code");
+            let device_code = require("device_code")?;
+            let (code, device_claims) =
+                crate::device::poll(idp, &mut store, device_code, client_id)?;
+            let Some(grant) = store.codes.get(&code).cloned().filter(|g| !g.redeemed) else {
+                return Err(OAuthError::invalid_grant(
+                    70000,
+                    "Provided grant is invalid or malformed. The device sign-in has no usable code.",
+                ));
+            };
+            Grant {
+                oid: grant.oid,
+                mfa: grant.mfa,
+                auth_time: grant.auth_time,
+                permissions: grant.permissions.clone(),
+                nonce: None,
+                claims: claims_request.or(device_claims).or(grant.claims),
+                spends: Spends::Code(code),
             }
         }
         other => {

@@ -136,8 +136,42 @@ impl UserAgent {
         authorize_url: &Url,
         redirect_uri: &str,
     ) -> Result<Outcome, UserAgentError> {
-        let mut response = self.http.get(authorize_url.clone()).send().await?;
+        let response = self.http.get(authorize_url.clone()).send().await?;
+        match self
+            .answer_pages(response, Some(redirect_uri), None)
+            .await?
+        {
+            Ended::Outcome(outcome) => Ok(outcome),
+            Ended::DeviceDone(message) => Err(UserAgentError::Unexpected(format!(
+                "a device sign-in page where a redirect was expected: {message}"
+            ))),
+        }
+    }
+
+    /// Opens the device flow's `verification_uri`, types `user_code`, and answers the sign-in
+    /// pages until the provider says the device is signed in; returns what the last page says.
+    pub async fn device_sign_in(
+        &self,
+        verification_uri: &Url,
+        user_code: &str,
+    ) -> Result<String, UserAgentError> {
+        let response = self.http.get(verification_uri.clone()).send().await?;
+        match self.answer_pages(response, None, Some(user_code)).await? {
+            Ended::DeviceDone(message) => Ok(message),
+            Ended::Outcome(outcome) => Err(UserAgentError::Unexpected(format!(
+                "a redirect where the device sign-in's last page was expected: {outcome:?}"
+            ))),
+        }
+    }
+
+    async fn answer_pages(
+        &self,
+        mut response: reqwest::Response,
+        redirect_uri: Option<&str>,
+        user_code: Option<&str>,
+    ) -> Result<Ended, UserAgentError> {
         let mut credentials_sent = false;
+        let mut user_code_sent = false;
         for _ in 0..20 {
             let url = response.url().clone();
             let status = response.status();
@@ -152,8 +186,8 @@ impl UserAgent {
                 let next = url.join(location).map_err(|e| {
                     UserAgentError::Unexpected(format!("bad Location {location}: {e}"))
                 })?;
-                if next.as_str().starts_with(redirect_uri) {
-                    return Ok(Outcome::Redirect(next));
+                if redirect_uri.is_some_and(|r| next.as_str().starts_with(r)) {
+                    return Ok(Ended::Outcome(Outcome::Redirect(next)));
                 }
                 response = self.http.get(next).send().await?;
                 continue;
@@ -161,6 +195,7 @@ impl UserAgent {
             let html = response.text().await?;
             if !status.is_success() {
                 return Err(match page_kind(&html).as_deref() {
+                    Some("device_code") => UserAgentError::Page(error_text(&html)),
                     Some("error") => UserAgentError::Page(error_text(&html)),
                     _ => UserAgentError::Unexpected(format!("HTTP {status}: {}", truncate(&html))),
                 });
@@ -204,7 +239,15 @@ impl UserAgent {
                     }
                     .into(),
                 )),
-                "form_post" => return Ok(Outcome::FormPost { action, fields }),
+                "form_post" => return Ok(Ended::Outcome(Outcome::FormPost { action, fields })),
+                "device_code" => match user_code {
+                    Some(code) if !user_code_sent => {
+                        user_code_sent = true;
+                        fields.push(("user_code".into(), code.to_owned()));
+                    }
+                    _ => return Err(UserAgentError::Stopped(kind)),
+                },
+                "device_done" => return Ok(Ended::DeviceDone(message_text(&html))),
                 "error" => return Err(UserAgentError::Page(error_text(&html))),
                 other => return Err(UserAgentError::Stopped(other.into())),
             }
@@ -230,6 +273,25 @@ impl UserAgent {
     pub async fn visit(&self, url: &Url) -> Result<u16, UserAgentError> {
         Ok(self.http.get(url.clone()).send().await?.status().as_u16())
     }
+}
+
+/// Where [`UserAgent::answer_pages`] stopped.
+enum Ended {
+    /// At the redirect URI.
+    Outcome(Outcome),
+    /// At the device flow's last page, with its message.
+    DeviceDone(String),
+}
+
+fn message_text(html: &str) -> String {
+    let Some(start) = html.find("id=\"message\"") else {
+        return truncate(html);
+    };
+    let text_start = html[start..].find('>').map_or(start, |i| start + i + 1);
+    let end = html[text_start..]
+        .find('<')
+        .map_or(html.len(), |i| text_start + i);
+    unescape(&html[text_start..end])
 }
 
 fn truncate(text: &str) -> String {

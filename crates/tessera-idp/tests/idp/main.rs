@@ -6,6 +6,7 @@
 
 mod authorize;
 mod control;
+mod device;
 mod durable;
 mod graph;
 mod oidc;
