@@ -136,6 +136,9 @@ pub struct Metadata {
     /// `end_session_endpoint`, for a full sign-out.
     #[serde(default)]
     pub end_session_endpoint: Option<Url>,
+    /// `device_authorization_endpoint` (RFC 8628), when the provider offers the device flow.
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<Url>,
     /// RFC 9207: the provider adds `iss` to authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -154,10 +157,14 @@ impl Metadata {
     /// issuer must be the authority itself (OpenID Connect Discovery §4.3).
     pub(crate) fn validate(&self, authority: &Authority) -> Result<()> {
         for endpoint in [
-            &self.authorization_endpoint,
-            &self.token_endpoint,
-            &self.jwks_uri,
-        ] {
+            Some(&self.authorization_endpoint),
+            Some(&self.token_endpoint),
+            Some(&self.jwks_uri),
+            self.device_authorization_endpoint.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if endpoint.scheme() != "https"
                 && !(endpoint.scheme() == "http" && is_loopback(endpoint))
             {

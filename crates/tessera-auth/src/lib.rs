@@ -31,8 +31,9 @@ mod token_client;
 
 pub use agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
 pub use application::{
-    ApplicationBuilder, AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest,
-    Prompt, PublicClientApplication, SilentRequest, TokenSource, NATIVE_CLIENT_REDIRECT_URI,
+    ApplicationBuilder, AuthenticationResult, CacheLookupPolicy, Config, DeviceCodeInfo,
+    DeviceCodeRequest, InteractiveRequest, Prompt, PublicClientApplication, SilentRequest,
+    TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
 pub use cache::{Account, CacheError, TenantProfile};
 pub use error::{Classification, Error, OAuthError, Result};

@@ -62,6 +62,11 @@ secret_type!(
     /// An authorization code (RFC 6749 §4.1.2).
     AuthorizationCode
 );
+secret_type!(
+    /// A device code (RFC 8628 §3.2): what the client polls with. Not the user code, which the
+    /// user types and may be shown.
+    DeviceCode
+);
 
 /// The PKCE code verifier (RFC 7636 §4.1). Not `Clone`: it is used once, for one redemption.
 pub struct PkceCodeVerifier(String);

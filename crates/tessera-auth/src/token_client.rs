@@ -24,7 +24,9 @@ use url::Url;
 
 use crate::authority::Metadata;
 use crate::error::{Error, OAuthError, Result};
-use crate::secret::{AccessToken, AuthorizationCode, IdToken, PkceCodeVerifier, RefreshToken};
+use crate::secret::{
+    AccessToken, AuthorizationCode, DeviceCode, IdToken, PkceCodeVerifier, RefreshToken,
+};
 
 /// Throttling without a `Retry-After`: wait this long (MSAL's default).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -157,6 +159,120 @@ pub(crate) async fn refresh(
         request = request.add_extra_param(name, value);
     }
     convert(request.request_async(&Transport::new(http, &r)).await)
+}
+
+/// RFC 8628 §3.4's grant type.
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A device authorization response (RFC 8628 §3.2).
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeviceAuthorization {
+    pub device_code: DeviceCode,
+    pub user_code: String,
+    /// Entra's v1 endpoint said `verification_url`.
+    #[serde(alias = "verification_url")]
+    pub verification_uri: String,
+    #[serde(default)]
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: u64,
+    /// RFC 8628 §3.2: 5 seconds when absent.
+    #[serde(default = "default_interval")]
+    pub interval: u64,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
+/// Asks for a device code (RFC 8628 §3.1).
+pub(crate) async fn request_device_code(
+    http: &reqwest::Client,
+    endpoint: &Url,
+    r: Redemption<'_>,
+) -> Result<DeviceAuthorization> {
+    let mut form = vec![
+        ("client_id", r.client_id.to_owned()),
+        ("scope", r.scopes.join(" ")),
+    ];
+    form.extend(r.extra_params());
+    let body = post_form(http, endpoint, &form, r.correlation_id).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        Error::InvalidResponse(format!(
+            "the device authorization response is not valid ({}:{})",
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Polls the token endpoint once with a device code (RFC 8628 §3.4). `authorization_pending`,
+/// `slow_down` and the like come back as [`Error::Server`] with that `error`.
+pub(crate) async fn poll_device_code(
+    http: &reqwest::Client,
+    metadata: &Metadata,
+    device_code: &DeviceCode,
+    r: Redemption<'_>,
+) -> Result<TokenResponse> {
+    let mut form = vec![
+        ("grant_type", DEVICE_CODE_GRANT.to_owned()),
+        ("client_id", r.client_id.to_owned()),
+        ("device_code", device_code.secret().to_owned()),
+    ];
+    form.extend(r.extra_params());
+    let body = post_form(http, &metadata.token_endpoint, &form, r.correlation_id).await?;
+    let response: EntraTokenResponse = serde_json::from_slice(&body).map_err(|e| {
+        // Only the position: a message could quote a token.
+        Error::InvalidResponse(format!(
+            "the token response is not valid JSON of the expected shape ({}:{})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    convert(Ok(response))
+}
+
+/// POSTs a form through the same transport as the `oauth2` requests; an OAuth error body
+/// becomes the engine's error for it.
+async fn post_form(
+    http: &reqwest::Client,
+    url: &Url,
+    form: &[(&str, String)],
+    correlation_id: &str,
+) -> Result<Vec<u8>> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let request = oauth2::http::Request::builder()
+        .method(oauth2::http::Method::POST)
+        .uri(url.as_str())
+        .header(
+            oauth2::http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(oauth2::http::header::ACCEPT, "application/json")
+        .body(body.into_bytes())
+        .map_err(|e| Error::Configuration(format!("request to {url}: {e}")))?;
+    let transport = Transport {
+        http: http.clone(),
+        correlation_id: correlation_id.to_owned(),
+    };
+    let response = oauth2::AsyncHttpClient::call(&transport, request)
+        .await
+        .map_err(|e| map_error(RequestTokenError::Request(e)))?;
+    if response.status().is_success() {
+        return Ok(response.into_body());
+    }
+    let status = response.status();
+    match serde_json::from_slice::<OAuthError>(response.body()) {
+        Ok(oauth) if !oauth.error.is_empty() => {
+            Err(map_error(RequestTokenError::ServerResponse(oauth)))
+        }
+        _ => Err(Error::InvalidResponse(format!(
+            "{url} answered HTTP {status} without an OAuth error"
+        ))),
+    }
 }
 
 fn convert(

@@ -19,10 +19,12 @@ use crate::throttle::Throttle;
 use crate::token_client;
 
 mod completion;
+mod device_code;
 mod interactive;
 mod silent;
 mod types;
 
+pub use device_code::{DeviceCodeInfo, DeviceCodeRequest};
 pub use types::{
     AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest, Prompt, SilentRequest,
     TokenSource,
@@ -385,17 +387,26 @@ impl PublicClientApplication {
 
     /// The provider's metadata, fetched once.
     pub async fn metadata(&self) -> Result<Arc<Metadata>> {
+        self.metadata_from(false).await
+    }
+
+    /// The metadata, fetched from the provider even when cached when `fetch` is set.
+    async fn metadata_from(&self, fetch: bool) -> Result<Arc<Metadata>> {
         let now = self.inner.clock.now();
         // One fetch at a time: concurrent first requests wait for it.
         let mut current = self.inner.metadata.lock().await;
         if let Some((fetched_at, metadata)) = current.as_ref() {
-            if now - fetched_at < METADATA_MAX_AGE {
+            if now - fetched_at < METADATA_MAX_AGE && !fetch {
                 return Ok(metadata.clone());
             }
         }
         let url = self.inner.authority.discovery_url();
         self.reload();
-        let (fetched_at, metadata) = match self.inner.cache.metadata(&url, now, METADATA_MAX_AGE) {
+        let cached = match fetch {
+            true => None,
+            false => self.inner.cache.metadata(&url, now, METADATA_MAX_AGE),
+        };
+        let (fetched_at, metadata) = match cached {
             Some(cached) => (cached.fetched_at, cached.metadata),
             None => {
                 let metadata: Metadata = self.get_json(&url).await?;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod concurrency;
+mod device_code;
 mod flows;
 mod loopback;
 mod persistence;
