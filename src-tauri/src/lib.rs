@@ -13,7 +13,7 @@ mod dto;
 mod error;
 pub mod events;
 pub mod labels;
-pub mod provider;
+pub use tessera_host::provider;
 mod state;
 mod window;
 
@@ -99,6 +99,9 @@ pub enum RunError {
 pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     let var = |name: &str| std::env::var(name).ok();
     let (resolved, settings_file) = config::resolve_environment(var)?;
+    for warning in &resolved.warnings {
+        eprintln!("tessera: {warning}");
+    }
     let choice = ProviderChoice::from_settings(&resolved.settings, var)?;
     // Only now, with a configuration that works, is the keyring touched.
     let startup = Startup {

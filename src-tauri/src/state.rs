@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use tessera_auth::{Config, PublicClientApplication};
+use tessera_auth::PublicClientApplication;
 use tessera_config::{Resolved, Settings};
 use tessera_graph::GraphClient;
 use tokio::sync::watch;
@@ -39,10 +38,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The engine (its cache in the vault) and the Graph client for `provider`. Tokens carry
-    /// the `cp1` capability, so the provider may send Continuous Access Evaluation claims
-    /// challenges, which the app answers. The saved active account, or else the first signed-in
-    /// one, becomes active.
+    /// The engine (its cache in the vault, built as every host builds it:
+    /// [`tessera_host::build_engine`]) and the Graph client for `provider`.
     pub fn new(provider: Provider, startup: Startup) -> Result<AppState, String> {
         let Startup {
             resolved,
@@ -50,32 +47,10 @@ impl AppState {
             storage,
         } = startup;
         let endpoints = &provider.endpoints;
-        let mut config = Config::new(&endpoints.client_id, endpoints.authority.as_str());
-        config.default_scopes = tessera_graph::PROFILE_SCOPES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        config.client_capabilities = vec!["cp1".into()];
-        config.renewal_offset = Duration::from_secs(resolved.settings.renewal_offset_secs);
-        let mut builder = PublicClientApplication::builder(config);
-        if let Some(persistence) = storage.persistence() {
-            builder = builder.persistence(persistence);
-        }
-        let auth = builder.build().map_err(|e| e.to_string())?;
+        let auth = tessera_host::build_engine(endpoints, &resolved.settings, &storage)?;
         // What the window will say about storage (a file set aside, say) goes to the log too.
         if let Some(warning) = storage.status(&auth).warning {
             eprintln!("tessera: {warning}");
-        }
-        let accounts = auth.accounts();
-        let active = resolved
-            .settings
-            .active_account
-            .as_deref()
-            .filter(|id| accounts.iter().any(|a| a.home_account_id == *id))
-            .or(accounts.first().map(|a| a.home_account_id.as_str()));
-        if let Some(id) = active {
-            auth.set_active_account(Some(id))
-                .map_err(|e| e.to_string())?;
         }
         let graph = GraphClient::new(endpoints.graph_url.clone()).map_err(|e| e.to_string())?;
         Ok(AppState {

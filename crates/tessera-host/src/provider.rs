@@ -1,0 +1,185 @@
+//! Which identity provider Tessera talks to.
+//!
+//! With nothing configured the app starts `tessera-idp` inside its own process on loopback (the
+//! embedded default: a newcomer signs in with a test user and no registration). With a client
+//! id (setting, policy or `TESSERA_CLIENT_ID`) and optionally an authority, the same binary
+//! talks to Microsoft Entra ID or any OpenID Connect provider; `tessera-config` decides which.
+
+use tessera_idp::{IdpOptions, Seed, DEFAULT_CLIENT_ID};
+
+pub use tessera_config::{ConfigError, Endpoints, ProviderChoice};
+
+/// The embedded provider's state file, in the app's data folder.
+pub const EMBEDDED_STATE_FILE: &str = "embedded-idp.json";
+
+/// The embedded provider's preferred port, so that its authority stays the same from one run
+/// to the next (and so the token cache's entries stay valid); another free port is used when it
+/// is taken.
+pub const EMBEDDED_PORT: u16 = 47100;
+
+/// The provider in use, and the embedded server when there is one.
+#[derive(Debug)]
+pub struct Provider {
+    /// Where the app signs in.
+    pub endpoints: Endpoints,
+    /// The embedded provider of this run, if it uses one.
+    embedded: Option<Embedded>,
+}
+
+/// Whose embedded provider a run uses.
+#[derive(Debug)]
+enum Embedded {
+    /// Started in this process, kept alive as long as the [`Provider`] (the app's own).
+    Own(tessera_idp::RunningIdp),
+    /// Another process's, found on [`EMBEDDED_PORT`]: the running app's, when the command
+    /// line runs beside it.
+    Joined,
+}
+
+impl Provider {
+    /// Starts the embedded provider when the choice asks for it, keeping its state (keys,
+    /// sessions, refresh tokens) in `state_dir` so that sign-ins outlive a restart, as they do
+    /// with a real provider. When its port is taken (another copy of the app, say), it runs on
+    /// another free port for this run.
+    pub async fn start(
+        choice: ProviderChoice,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<Provider, String> {
+        Self::start_with(choice, state_dir, false).await
+    }
+
+    /// Like [`Provider::start`], for a short-lived process such as the command line: when the
+    /// embedded port is taken by a running Tessera (the app), it uses that provider, so both
+    /// see the same sessions and refresh tokens. Another free port would not do: the cache's
+    /// tokens belong to the authority on the usual port.
+    pub async fn start_or_join(
+        choice: ProviderChoice,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<Provider, String> {
+        Self::start_with(choice, state_dir, true).await
+    }
+
+    async fn start_with(
+        choice: ProviderChoice,
+        state_dir: Option<&std::path::Path>,
+        join: bool,
+    ) -> Result<Provider, String> {
+        let redirect_uri = match choice {
+            ProviderChoice::Configured(endpoints) => {
+                return Ok(Provider {
+                    endpoints,
+                    embedded: None,
+                })
+            }
+            ProviderChoice::Embedded { redirect_uri } => redirect_uri,
+        };
+        let options = |port| IdpOptions {
+            port,
+            state_file: state_dir.map(|dir| dir.join(EMBEDDED_STATE_FILE)),
+            ..IdpOptions::default()
+        };
+        let idp = match tessera_idp::start(options(EMBEDDED_PORT)).await {
+            Ok(idp) => idp,
+            Err(tessera_idp::StartError::Bind { .. }) if join => {
+                let base = url::Url::parse(&format!("http://127.0.0.1:{EMBEDDED_PORT}/"))
+                    .map_err(|e| format!("embedded identity provider: {e}"))?;
+                if !is_embedded_provider(&base).await {
+                    return Err(format!("embedded identity provider: port {EMBEDDED_PORT} is taken by a program that is not Tessera's identity provider; stop it, or configure a provider (TESSERA_AUTHORITY, TESSERA_CLIENT_ID)"));
+                }
+                let at = |path: &str| {
+                    base.join(path)
+                        .map_err(|e| format!("embedded identity provider: {e}"))
+                };
+                return Ok(Provider {
+                    endpoints: Endpoints {
+                        authority: at("common")?,
+                        client_id: DEFAULT_CLIENT_ID.to_owned(),
+                        graph_url: at("v1.0")?,
+                        redirect_uri,
+                    },
+                    embedded: Some(Embedded::Joined),
+                });
+            }
+            // Taken (another copy of the app, say): any free port will do for this run.
+            Err(tessera_idp::StartError::Bind { .. }) => tessera_idp::start(options(0))
+                .await
+                .map_err(|e| format!("embedded identity provider: {e}"))?,
+            Err(e) => return Err(format!("embedded identity provider: {e}")),
+        };
+        Ok(Provider {
+            endpoints: Endpoints {
+                authority: idp.authority(),
+                client_id: DEFAULT_CLIENT_ID.to_owned(),
+                graph_url: idp.graph_url(),
+                redirect_uri,
+            },
+            embedded: Some(Embedded::Own(idp)),
+        })
+    }
+
+    /// Whether the app runs on its own test provider (started here or joined).
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Whether this process runs the embedded provider's server itself.
+    pub fn serves_embedded(&self) -> bool {
+        matches!(self.embedded, Some(Embedded::Own(_)))
+    }
+
+    /// Stops the embedded server this process runs, if any, letting requests in flight finish
+    /// (its state file is already up to date: it is written after each change).
+    pub async fn stop(self) {
+        if let Some(Embedded::Own(idp)) = self.embedded {
+            idp.stop().await;
+        }
+    }
+
+    /// The sign-in names of the embedded provider's test users (none otherwise).
+    pub fn test_users(&self) -> Vec<String> {
+        if self.is_embedded() {
+            Seed::default()
+                .users
+                .into_iter()
+                .map(|u| u.username)
+                .collect()
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// Whether `base` is a tessera-idp: its loopback-only control API answers with its counters.
+async fn is_embedded_provider(base: &url::Url) -> bool {
+    let Ok(url) = base.join("__control/stats") else {
+        return false;
+    };
+    let Ok(http) = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    else {
+        return false;
+    };
+    match http.get(url).send().await {
+        Ok(response) if response.status().is_success() => response
+            .json::<serde_json::Value>()
+            .await
+            .is_ok_and(|v| v.is_object()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configuration_crate_knows_the_embedded_client_id() {
+        assert_eq!(
+            tessera_config::endpoints::EMBEDDED_CLIENT_ID,
+            tessera_idp::DEFAULT_CLIENT_ID
+        );
+        assert_eq!(
+            tessera_config::endpoints::NATIVE_CLIENT_REDIRECT_URI,
+            tessera_auth::NATIVE_CLIENT_REDIRECT_URI
+        );
+    }
+}
