@@ -53,7 +53,13 @@ impl std::fmt::Debug for LoopbackAgent {
 impl LoopbackAgent {
     /// Binds `127.0.0.1` on a random port. `entra` picks the `localhost` redirect URI.
     pub async fn bind(entra: bool) -> std::io::Result<LoopbackAgent> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::bind_port(entra, 0).await
+    }
+
+    /// Binds `127.0.0.1` on `port` (0: a random one), for a provider or firewall that wants a
+    /// known port.
+    pub async fn bind_port(entra: bool, port: u16) -> std::io::Result<LoopbackAgent> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
         let host = if entra { "localhost" } else { "127.0.0.1" };
         let redirect_uri = Url::parse(&format!("http://{host}:{port}/"))

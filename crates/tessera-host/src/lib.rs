@@ -10,5 +10,5 @@ pub mod storage;
 
 pub use engine::{build_engine, engine_config};
 pub use provider::{Provider, ProviderChoice};
-pub use settings::{resolve_environment, resolve_file};
+pub use settings::{remember_active_account, resolve_environment, resolve_file};
 pub use storage::{Storage, StorageStatus};

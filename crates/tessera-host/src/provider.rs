@@ -81,22 +81,12 @@ impl Provider {
         let idp = match tessera_idp::start(options(EMBEDDED_PORT)).await {
             Ok(idp) => idp,
             Err(tessera_idp::StartError::Bind { .. }) if join => {
-                let base = url::Url::parse(&format!("http://127.0.0.1:{EMBEDDED_PORT}/"))
-                    .map_err(|e| format!("embedded identity provider: {e}"))?;
-                if !is_embedded_provider(&base).await {
+                let endpoints = Self::embedded_endpoints(redirect_uri)?;
+                if !is_embedded_provider(&endpoints.authority).await {
                     return Err(format!("embedded identity provider: port {EMBEDDED_PORT} is taken by a program that is not Tessera's identity provider; stop it, or configure a provider (TESSERA_AUTHORITY, TESSERA_CLIENT_ID)"));
                 }
-                let at = |path: &str| {
-                    base.join(path)
-                        .map_err(|e| format!("embedded identity provider: {e}"))
-                };
                 return Ok(Provider {
-                    endpoints: Endpoints {
-                        authority: at("common")?,
-                        client_id: DEFAULT_CLIENT_ID.to_owned(),
-                        graph_url: at("v1.0")?,
-                        redirect_uri,
-                    },
+                    endpoints,
                     embedded: Some(Embedded::Joined),
                 });
             }
@@ -114,6 +104,23 @@ impl Provider {
                 redirect_uri,
             },
             embedded: Some(Embedded::Own(idp)),
+        })
+    }
+
+    /// The embedded provider's endpoints on its usual port, without starting it: enough for
+    /// what needs no provider (listing or forgetting accounts).
+    pub fn embedded_endpoints(redirect_uri: url::Url) -> Result<Endpoints, String> {
+        let base = url::Url::parse(&format!("http://127.0.0.1:{EMBEDDED_PORT}/"))
+            .map_err(|e| format!("embedded identity provider: {e}"))?;
+        let at = |path: &str| {
+            base.join(path)
+                .map_err(|e| format!("embedded identity provider: {e}"))
+        };
+        Ok(Endpoints {
+            authority: at("common")?,
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            graph_url: at("v1.0")?,
+            redirect_uri,
         })
     }
 
@@ -149,9 +156,10 @@ impl Provider {
     }
 }
 
-/// Whether `base` is a tessera-idp: its loopback-only control API answers with its counters.
-async fn is_embedded_provider(base: &url::Url) -> bool {
-    let Ok(url) = base.join("__control/stats") else {
+/// Whether `authority` is a tessera-idp's: its loopback-only control API answers with its
+/// counters.
+async fn is_embedded_provider(authority: &url::Url) -> bool {
+    let Ok(url) = authority.join("/__control/stats") else {
         return false;
     };
     let Ok(http) = reqwest::Client::builder()

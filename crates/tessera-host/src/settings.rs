@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use tessera_config::{policy, ConfigError, Policy, Resolved};
+use serde_json::{Map, Value};
+use tessera_config::{policy, ConfigError, Policy, Resolved, STORE_KEY};
 
 /// The settings in effect from the real environment, and the store file: `settings.json` in
 /// the app's config folder, the policy file, the `TESSERA_*` variables.
@@ -31,4 +32,83 @@ pub fn resolve_file(
     warnings.append(&mut resolved.warnings);
     resolved.warnings = warnings;
     Ok(resolved)
+}
+
+/// Records `home_account_id` as the active account in the user's `settings.json`, where the
+/// app's store keeps it, so that the app and the command line share one default account.
+/// Nothing is written when a policy or the environment pins the setting. The file is replaced
+/// atomically; its other keys and settings are kept as they are.
+pub fn remember_active_account(
+    settings_file: &Path,
+    resolved: &mut Resolved,
+    home_account_id: &str,
+) -> Result<(), String> {
+    const FIELD: &str = "activeAccount";
+    if !resolved.is_user_settable(FIELD)
+        || resolved.settings.active_account.as_deref() == Some(home_account_id)
+    {
+        return Ok(());
+    }
+    let shown = settings_file.display();
+    let mut file: Map<String, Value> = match std::fs::read(settings_file) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{shown} is not a JSON object, left as it is: {e}"))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(format!("cannot read {shown}: {e}")),
+    };
+    let mut change = Map::new();
+    change.insert(FIELD.to_owned(), Value::String(home_account_id.to_owned()));
+    let next = resolved.change(file.get(STORE_KEY), &change)?;
+    file.insert(STORE_KEY.to_owned(), next);
+    let text = serde_json::to_vec_pretty(&Value::Object(file))
+        .map_err(|e| format!("cannot write {shown}: {e}"))?;
+    let folder = settings_file
+        .parent()
+        .ok_or_else(|| format!("{shown} has no folder"))?;
+    std::fs::create_dir_all(folder)
+        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let temporary = settings_file.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, settings_file))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            format!("cannot write {shown}: {e}")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_active_account_is_written_beside_the_other_settings_unless_pinned() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = dir.path().join("config").join("settings.json");
+        let mut resolved = resolve_file(&file, |_| None, None).expect("defaults resolve");
+        remember_active_account(&file, &mut resolved, "one.tenant").expect("written");
+        std::fs::write(
+            &file,
+            r#"{"settings":{"activeAccount":"one.tenant","renewalOffsetSecs":120},"other":1}"#,
+        )
+        .expect("a settings file");
+        let mut resolved = resolve_file(&file, |_| None, None).expect("it resolves");
+        remember_active_account(&file, &mut resolved, "two.tenant").expect("written");
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(&file).expect("the file")).expect("JSON");
+        assert_eq!(written["settings"]["activeAccount"], "two.tenant");
+        assert_eq!(written["settings"]["renewalOffsetSecs"], 120, "kept");
+        assert_eq!(written["other"], 1, "other keys kept");
+        assert_eq!(
+            resolved.settings.active_account.as_deref(),
+            Some("two.tenant")
+        );
+
+        std::fs::write(&file, "{ damaged").expect("a damaged file");
+        let error = remember_active_account(&file, &mut resolved, "three.tenant").unwrap_err();
+        assert!(error.contains("left as it is"), "{error}");
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("the file"),
+            "{ damaged"
+        );
+    }
 }

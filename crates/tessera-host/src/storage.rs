@@ -69,6 +69,11 @@ impl Storage {
         }
     }
 
+    /// Why tokens are kept in memory only, when they are.
+    pub fn memory_reason(&self) -> Option<&str> {
+        self.memory_reason.as_deref()
+    }
+
     /// The engine's persistence layer, if any.
     pub fn persistence(&self) -> Option<Arc<dyn CachePersistence>> {
         self.vault
