@@ -1,7 +1,8 @@
 //! `tessera-browser URL`: a stand-in for the system browser, for tests of the system-browser
 //! sign-in. Set `BROWSER` to it and it opens the authorize URL, fills tessera-idp's pages as
 //! the scripted user (`TESSERA_BROWSER_USER`, default ada@tessera.test; password
-//! `TESSERA_BROWSER_PASSWORD`, default tessera) and delivers the response to the app's
+//! `TESSERA_BROWSER_PASSWORD`, default tessera; `TESSERA_BROWSER_CONSENT=decline` cancels the
+//! consent page) and delivers the response to the app's
 //! loopback redirect URI, as a browser would.
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ async fn browse(url: &str) -> Result<u16, String> {
     if let Ok(password) = std::env::var("TESSERA_BROWSER_PASSWORD") {
         script.password = password;
     }
+    script.accept_consent = std::env::var("TESSERA_BROWSER_CONSENT").as_deref() != Ok("decline");
     let browser = UserAgent::new(script);
     let outcome = browser
         .sign_in(&url, &redirect_uri)
