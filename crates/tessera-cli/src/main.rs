@@ -132,33 +132,19 @@ async fn login(global: &Global, args: LoginArgs) -> Result<(), Failure> {
 
 async fn token(global: &Global, args: TokenArgs) -> Result<(), Failure> {
     with_session(global, true, async |session| {
-        let scopes = scopes(session, &args.target.scopes);
-        let silent = match session.account(args.target.account.as_deref()) {
-            Ok(account) => {
-                let mut request = SilentRequest::new(account, scopes.clone());
-                request.force_refresh = args.force_refresh;
-                request.claims = args.claims.clone();
-                session
-                    .auth
-                    .acquire_token_silent(request, None)
-                    .await
-                    .map_err(Failure::from)
-            }
-            Err(no_account) => Err(no_account),
+        let need = match &args.claims {
+            Some(claims) => TokenNeed::Claims(claims.clone()),
+            None if args.force_refresh => TokenNeed::ForceRefresh,
+            None => TokenNeed::Any,
         };
-        let result = match silent {
-            Ok(result) => result,
-            Err(failure) if args.interactive && failure.exit == Exit::InteractionRequired => {
-                let request = InteractiveRequest {
-                    scopes,
-                    login_hint: args.target.account.clone(),
-                    claims: failure.claims.clone().or(args.claims.clone()),
-                    ..InteractiveRequest::default()
-                };
-                browser_sign_in(session, request).await?
-            }
-            Err(failure) => return Err(failure),
-        };
+        let result = acquire(
+            session,
+            args.target.account.as_deref(),
+            scopes(session, &args.target.scopes),
+            need,
+            args.interactive,
+        )
+        .await?;
         session.check_saved()?;
         if args.output.json {
             let default = session
@@ -245,43 +231,15 @@ async fn me(global: &Global, args: MeArgs) -> Result<(), Failure> {
             .map(|s| s.to_string())
             .collect();
         let named = args.account.as_deref();
-        let acquire = |need: TokenNeed| {
+        let token = |need: TokenNeed| {
             let scopes = scopes.clone();
             async move {
-                let silent = match session.account(named) {
-                    Ok(account) => {
-                        let mut request = SilentRequest::new(account, scopes.clone());
-                        match &need {
-                            TokenNeed::Any => {}
-                            TokenNeed::ForceRefresh => request.force_refresh = true,
-                            TokenNeed::Claims(claims) => request.claims = Some(claims.clone()),
-                        }
-                        session
-                            .auth
-                            .acquire_token_silent(request, None)
-                            .await
-                            .map_err(Failure::from)
-                    }
-                    Err(no_account) => Err(no_account),
-                };
-                match silent {
-                    Ok(result) => Ok(result.access_token),
-                    Err(failure)
-                        if args.interactive && failure.exit == Exit::InteractionRequired =>
-                    {
-                        let request = InteractiveRequest {
-                            scopes,
-                            login_hint: named.map(str::to_owned),
-                            claims: failure.claims.clone(),
-                            ..InteractiveRequest::default()
-                        };
-                        Ok(browser_sign_in(session, request).await?.access_token)
-                    }
-                    Err(failure) => Err(failure),
-                }
+                acquire(session, named, scopes, need, args.interactive)
+                    .await
+                    .map(|result| result.access_token)
             }
         };
-        let profile = with_token(acquire, |token| {
+        let profile = with_token(token, |token| {
             let graph = &graph;
             async move { graph.me(&token).await }
         })
@@ -299,6 +257,47 @@ async fn me(global: &Global, args: MeArgs) -> Result<(), Failure> {
         Ok(())
     })
     .await
+}
+
+/// A token for the `named` account (else the default one): silently, and when the provider
+/// demands interaction and `interactive` allows it, through the browser with the provider's
+/// claims.
+async fn acquire(
+    session: &Session,
+    named: Option<&str>,
+    scopes: Vec<String>,
+    need: TokenNeed,
+    interactive: bool,
+) -> Result<AuthenticationResult, Failure> {
+    let claims = match &need {
+        TokenNeed::Claims(claims) => Some(claims.clone()),
+        _ => None,
+    };
+    let silent = match session.account(named) {
+        Ok(account) => {
+            let mut request = SilentRequest::new(account, scopes.clone());
+            request.force_refresh = need == TokenNeed::ForceRefresh;
+            request.claims = claims.clone();
+            session
+                .auth
+                .acquire_token_silent(request, None)
+                .await
+                .map_err(Failure::from)
+        }
+        Err(no_account) => Err(no_account),
+    };
+    match silent {
+        Err(failure) if interactive && failure.exit == Exit::InteractionRequired => {
+            let request = InteractiveRequest {
+                scopes,
+                login_hint: named.map(str::to_owned),
+                claims: failure.claims.clone().or(claims),
+                ..InteractiveRequest::default()
+            };
+            browser_sign_in(session, request).await
+        }
+        silent => silent,
+    }
 }
 
 /// An interactive sign-in through the system browser and a loopback listener.

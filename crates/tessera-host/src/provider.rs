@@ -129,11 +129,6 @@ impl Provider {
         self.embedded.is_some()
     }
 
-    /// Whether this process runs the embedded provider's server itself.
-    pub fn serves_embedded(&self) -> bool {
-        matches!(self.embedded, Some(Embedded::Own(_)))
-    }
-
     /// Stops the embedded server this process runs, if any, letting requests in flight finish
     /// (its state file is already up to date: it is written after each change).
     pub async fn stop(self) {

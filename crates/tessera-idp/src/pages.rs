@@ -48,6 +48,18 @@ fn page(kind: &str, title: &str, body: &str) -> String {
     )
 }
 
+/// The form's error line, if there is one (the scripted browser finds it by its id).
+fn error_paragraph(error: Option<&str>) -> String {
+    error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" id=\"error\" role=\"alert\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn hidden_tx(tx: &str) -> String {
     format!(
         "<input type=\"hidden\" name=\"tx\" value=\"{}\">",
@@ -57,14 +69,7 @@ fn hidden_tx(tx: &str) -> String {
 
 /// Username and password.
 pub fn login(action: &str, tx: &str, username: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" id=\"error\" role=\"alert\">{}</p>",
-                escape(e)
-            )
-        })
-        .unwrap_or_default();
+    let error = error_paragraph(error);
     page(
         "login",
         "Sign in to your account",
@@ -171,14 +176,7 @@ pub fn consent(action: &str, tx: &str, app: &str, permissions: &[&Permission]) -
 
 /// The device flow's "Enter code" page.
 pub fn device_code(action: &str, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" id=\"error\" role=\"alert\">{}</p>",
-                escape(e)
-            )
-        })
-        .unwrap_or_default();
+    let error = error_paragraph(error);
     page(
         "device_code",
         "Enter code",
