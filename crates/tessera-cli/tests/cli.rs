@@ -223,7 +223,18 @@ async fn the_whole_chain(flavor: Flavor) {
         "says what to do: {line}"
     );
 
-    let logout = machine.run(&["logout", "--json"]).await.succeeded();
+    // --interactive answers the provider's demand through the browser.
+    let interactive = machine
+        .run(&["token", "--interactive", "--json"])
+        .await
+        .succeeded()
+        .json();
+    assert_token_json(&interactive, "interactive");
+
+    let logout = machine
+        .run(&["logout", "--all", "--json"])
+        .await
+        .succeeded();
     assert_eq!(logout.json(), json!({ "signed_out": ["ada@tessera.test"] }));
     let accounts = machine.run(&["accounts", "--json"]).await.succeeded();
     assert_eq!(accounts.json(), json!([]));
@@ -390,8 +401,12 @@ async fn without_a_browser_the_url_is_printed_and_the_sign_in_finishes_elsewhere
     let empty = machine.home.path().join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
     machine.set("PATH", &empty.display().to_string());
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
     let mut child = machine
-        .command(&["login", "--json"])
+        .command(&["login", "--json", "--redirect-port", &port.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -412,6 +427,11 @@ async fn without_a_browser_the_url_is_printed_and_the_sign_in_finishes_elsewhere
         .find(|(k, _)| k == "redirect_uri")
         .map(|(_, v)| v.into_owned())
         .unwrap();
+    assert_eq!(
+        redirect_uri,
+        format!("http://127.0.0.1:{port}/"),
+        "--redirect-port"
+    );
     let browser = UserAgent::new(Script::user("ada@tessera.test"));
     let outcome = browser.sign_in(&authorize, &redirect_uri).await.unwrap();
     let (status, page) = browser.deliver(&outcome).await.unwrap();
@@ -530,4 +550,81 @@ async fn with_no_configuration_it_signs_in_to_the_embedded_provider() {
         .succeeded()
         .json();
     assert_eq!(refreshed["source"], "refresh_token");
+
+    // The app running (its provider on the port, from the same state file): the CLI uses it
+    // rather than starting a second one.
+    let app_provider = tessera_idp::start(IdpOptions {
+        port: 47100,
+        state_file: Some(machine.cache_dir().join("embedded-idp.json")),
+        ..IdpOptions::default()
+    })
+    .await
+    .expect("port 47100 is free for the test's stand-in for the app");
+    let joined = machine
+        .run(&["token", "--force-refresh", "--json"])
+        .await
+        .succeeded()
+        .json();
+    assert_eq!(joined["source"], "refresh_token");
+    assert_eq!(
+        app_provider.stat("token:refresh_token").await.unwrap(),
+        1,
+        "the refresh went to the running provider"
+    );
+    app_provider.stop().await;
+
+    // Something else on the port: said, not silently worked around.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:47100").unwrap();
+    let refused = machine.run(&["token", "--force-refresh"]).await;
+    assert_eq!(refused.code, 5, "{refused:?}");
+    assert!(
+        refused.stderr.contains("not Tessera's identity provider"),
+        "{refused:?}"
+    );
+    drop(squatter);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_file_outranks_options_and_can_forbid_the_browser() {
+    let idp = provider(Flavor::Entra).await;
+    let mut machine = Machine::new(None);
+    let policy = machine.home.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        json!({ "authority": idp.authority().to_string() }).to_string(),
+    )
+    .unwrap();
+    machine.set("TESSERA_POLICY_FILE", &policy.display().to_string());
+    // The option points nowhere; the policy's authority is the one used.
+    let login = machine
+        .run(&[
+            "--authority",
+            "http://127.0.0.1:9/common",
+            "login",
+            "--json",
+        ])
+        .await
+        .succeeded();
+    let authority = idp.authority();
+    let host = format!(
+        "{}:{}",
+        authority.host_str().unwrap(),
+        authority.port().unwrap()
+    );
+    assert_eq!(login.json()["account"]["environment"], host.as_str());
+
+    std::fs::write(
+        &policy,
+        json!({ "authority": authority.to_string(), "allowedInteractionModes": ["popup"] })
+            .to_string(),
+    )
+    .unwrap();
+    let refused = machine.run(&["login"]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("policy"), "{refused:?}");
+
+    std::fs::write(&policy, "{ not json").unwrap();
+    let broken = machine.run(&["accounts"]).await;
+    assert_eq!(broken.code, 2, "{broken:?}");
+    assert!(broken.stderr.contains("policy.json"), "{broken:?}");
 }
