@@ -107,9 +107,10 @@ impl Failure {
             Exit::InteractionRequired => {
                 line.push_str("; sign in with `tessera-cli login`, or add --interactive")
             }
-            Exit::Throttled => {
+            // The engine's and Graph's messages name the wait already.
+            Exit::Throttled if !self.message.contains("retry in") => {
                 if let Some(wait) = self.retry_after {
-                    line.push_str(&format!("; retry after {} s", wait.as_secs().max(1)));
+                    line.push_str(&format!("; retry in {} s", wait.as_secs().max(1)));
                 }
             }
             _ => {}

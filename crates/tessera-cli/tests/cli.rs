@@ -469,7 +469,8 @@ async fn each_failure_has_its_exit_code() {
     assert_eq!(throttled.code, 6, "{throttled:?}");
     assert_eq!(throttled.json()["error"]["retry_after_seconds"], 30);
     assert!(
-        throttled.stderr.contains("retry after 30 s"),
+        throttled.stderr.contains("retry in 30 s")
+            && throttled.stderr.matches("retry").count() == 1,
         "{throttled:?}"
     );
 
