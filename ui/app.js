@@ -367,6 +367,10 @@ async function showAbout() {
   try {
     const info = await api.about();
     $("about").textContent = `${info.product} ${info.version} · commit ${info.commit} · built ${info.buildDate}`;
+    $("about-title").textContent = info.product;
+    $("about-version").textContent = info.version;
+    $("about-commit").textContent = info.commit;
+    $("about-date").textContent = info.buildDate;
   } catch (err) {
     $("about").textContent = "";
     $("error").textContent = err.message;
@@ -376,6 +380,7 @@ async function showAbout() {
 
 // ---- wiring ----
 
+$("about-open").onclick = () => $("about-dialog").showModal();
 $("sign-in").onclick = () => run(() => signIn(preferredMode));
 $("sign-in-browser").onclick = () => run(() => signIn("redirect"));
 $("add-account").onclick = () => run(() => signIn(preferredMode, "select_account"));

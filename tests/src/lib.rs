@@ -29,6 +29,7 @@ pub struct App {
     /// The main window's WebDriver handle.
     pub main: WindowHandle,
     driver: Driver,
+    binary: PathBuf,
     env: Vec<(String, String)>,
     args: Vec<String>,
     launched_at: SystemTime,
@@ -50,10 +51,16 @@ impl App {
 
     /// Like [`App::launch_with_env`], with command-line arguments for the app.
     pub async fn launch_with_args(env: &[(&str, &str)], args: &[&str]) -> App {
+        App::launch_binary(&app_binary(), env, args).await
+    }
+
+    /// Like [`App::launch_with_args`], for another build of the app (one installed from a
+    /// package, say).
+    pub async fn launch_binary(binary: &Path, env: &[(&str, &str)], args: &[&str]) -> App {
         let turn = ONE_APP_AT_A_TIME.lock().await;
         let data_home = tempfile::tempdir().expect("a temporary directory for the app's data");
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        App::launch_in(data_home, turn, env, args).await
+        App::launch_in(binary.to_owned(), data_home, turn, env, args).await
     }
 
     /// Quits the app and starts it again with the same folders and environment, as a user who
@@ -63,6 +70,7 @@ impl App {
             client,
             main: _,
             driver,
+            binary,
             env,
             args,
             launched_at: _,
@@ -72,17 +80,17 @@ impl App {
         let _ = client.close().await;
         drop(driver);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        App::launch_in(_data_home, _turn, &env, args).await
+        App::launch_in(binary, _data_home, _turn, &env, args).await
     }
 
     async fn launch_in(
+        binary: PathBuf,
         data_home: tempfile::TempDir,
         turn: MutexGuard<'static, ()>,
         env: &[(&str, &str)],
         args: Vec<String>,
     ) -> App {
         require_environment();
-        let binary = app_binary();
         stop_leftover_apps(&binary);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("wry"));
@@ -145,6 +153,7 @@ impl App {
             client,
             main,
             driver,
+            binary,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -159,8 +168,10 @@ impl App {
     /// The app's processes as (pid, name): the one running the app binary under this app's
     /// driver, then its descendants (WebKit's web and network processes, their sandbox).
     pub fn processes(&self) -> Vec<(u32, String)> {
-        let binary = app_binary();
-        let binary = binary.canonicalize().unwrap_or(binary);
+        let binary = self
+            .binary
+            .canonicalize()
+            .unwrap_or_else(|_| self.binary.clone());
         let marker = self.driver.app_marker.as_bytes();
         let main = pids_where(|pid| {
             std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
@@ -547,6 +558,7 @@ impl App {
             client,
             main: _,
             driver,
+            binary: _,
             env: _,
             args: _,
             launched_at: _,
