@@ -262,3 +262,153 @@ fn the_checksums_list_every_installer() {
     assert!(checked.status.success(), "{sums}: {checked:?}");
     assert!(sums.contains(".deb") && sums.contains(".rpm"), "{sums}");
 }
+
+/// Runs `program` with GnuPG's home in `gnupg`, or fails with what it printed.
+fn run_in(gnupg: &Path, program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .env("GNUPGHOME", gnupg)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} cannot run: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn a_gpg_key_signs_the_packages_and_the_checksums_verifiably() {
+    let work = tempfile::tempdir().expect("a scratch folder");
+    let bundle = work.path().join("bundle");
+    for kind in ["deb", "rpm"] {
+        let source = installer(kind);
+        let folder = bundle.join(kind);
+        std::fs::create_dir_all(&folder).expect("a bundle folder");
+        std::fs::copy(&source, folder.join(source.file_name().expect("a name")))
+            .expect("a copy of the installer");
+    }
+    // A throw-away key in a throw-away GnuPG home: what a CI secret would import.
+    let gnupg = work.path().join("gnupg");
+    std::fs::create_dir_all(&gnupg).expect("GnuPG's home");
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("GnuPG's home is private");
+    run_in(
+        &gnupg,
+        "gpg",
+        &[
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Tessera release test <release-test@tessera.invalid>",
+            "rsa2048",
+            "sign",
+            "never",
+        ],
+    );
+    let listing = run_in(
+        &gnupg,
+        "gpg",
+        &["--batch", "--with-colons", "--list-secret-keys"],
+    );
+    let fingerprint = listing
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .and_then(|l| l.split(':').find(|f| f.len() == 40))
+        .expect("the new key's fingerprint")
+        .to_owned();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/sign-packages");
+    let signed = Command::new(&script)
+        .arg(&bundle)
+        .env("GNUPGHOME", &gnupg)
+        .env("TESSERA_GPG_KEY", &fingerprint)
+        .output()
+        .expect("scripts/sign-packages");
+    assert!(signed.status.success(), "{signed:?}");
+
+    // The checksums: clear-signed by the key, and true of the signed files.
+    let asc = bundle.join("SHA256SUMS.asc");
+    let verified = run_in(
+        &gnupg,
+        "gpg",
+        &["--batch", "--verify", asc.to_str().expect("UTF-8")],
+    );
+    assert!(verified.contains("Good signature"), "{verified}");
+    let checked = Command::new("sha256sum")
+        .args(["--check", "--strict", "SHA256SUMS"])
+        .current_dir(&bundle)
+        .output()
+        .expect("sha256sum");
+    assert!(checked.status.success(), "{checked:?}");
+
+    // The .rpm: rpm trusts the key once imported, and then finds the signature good.
+    let rpm = std::fs::read_dir(bundle.join("rpm"))
+        .expect("the rpm folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .next()
+        .expect("the signed .rpm");
+    let rpm_db = work.path().join("rpmdb");
+    let db = format!("--dbpath={}", rpm_db.display());
+    let key_file = work.path().join("key.asc");
+    let exported = run_in(
+        &gnupg,
+        "gpg",
+        &["--batch", "--armor", "--export", &fingerprint],
+    );
+    std::fs::write(&key_file, exported.trim_end().to_owned() + "\n").expect("the public key");
+    run_in(&gnupg, "rpm", &[&db, "--initdb"]);
+    run_in(
+        &gnupg,
+        "rpm",
+        &[&db, "--import", key_file.to_str().expect("UTF-8")],
+    );
+    let rpm_check = run_in(&gnupg, "rpm", &[&db, "-K", rpm.to_str().expect("UTF-8")]);
+    assert!(rpm_check.contains("signatures OK"), "{rpm_check}");
+
+    // The .deb: debsigs' origin signature covers debian-binary, control and data, in order.
+    let deb = std::fs::read_dir(bundle.join("deb"))
+        .expect("the deb folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .next()
+        .expect("the signed .deb");
+    let deb_path = deb.to_str().expect("UTF-8");
+    let members = run("ar", &["t", deb_path]);
+    let members: Vec<&str> = members.lines().collect();
+    assert!(members.contains(&"_gpgorigin"), "{members:?}");
+    let signature = work.path().join("origin.sig");
+    let member = |name: &str| {
+        Command::new("ar")
+            .args(["p", deb_path, name])
+            .output()
+            .expect("ar")
+            .stdout
+    };
+    std::fs::write(&signature, member("_gpgorigin")).expect("the signature");
+    let signed_data = work.path().join("signed-data");
+    let mut data = vec![];
+    for name in members.iter().filter(|m| **m != "_gpgorigin") {
+        data.extend(member(name));
+    }
+    std::fs::write(&signed_data, data).expect("the signed members");
+    let deb_check = run_in(
+        &gnupg,
+        "gpg",
+        &[
+            "--batch",
+            "--verify",
+            signature.to_str().expect("UTF-8"),
+            signed_data.to_str().expect("UTF-8"),
+        ],
+    );
+    assert!(deb_check.contains("Good signature"), "{deb_check}");
+    let _ = Command::new("gpgconf")
+        .args(["--kill", "gpg-agent"])
+        .env("GNUPGHOME", &gnupg)
+        .status();
+}
