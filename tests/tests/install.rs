@@ -10,6 +10,16 @@ use tessera_e2e::App;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// What both Linux packages install: the app, the CLI, the desktop entry and icon, the schema
+/// IT validates policies against.
+const PACKAGED_FILES: [&str; 5] = [
+    "/usr/bin/tessera",
+    "/usr/bin/tessera-cli",
+    "/usr/share/applications/Tessera.desktop",
+    "/usr/share/icons/hicolor/128x128/apps/tessera.png",
+    "/usr/share/tessera/policy.schema.json",
+];
+
 /// The one installer of `kind` in this test's profile's bundle folder, or a loud failure that
 /// says how to build it.
 fn installer(kind: &str) -> PathBuf {
@@ -122,13 +132,7 @@ async fn the_deb_installs_into_a_scratch_root_starts_under_xvfb_and_uninstalls_c
     };
     dpkg(&["-i", path]);
     let listed = dpkg(&["-L", "tessera"]);
-    for expected in [
-        "/usr/bin/tessera",
-        "/usr/bin/tessera-cli",
-        "/usr/share/applications/Tessera.desktop",
-        "/usr/share/icons/hicolor/128x128/apps/tessera.png",
-        "/usr/share/tessera/policy.schema.json",
-    ] {
+    for expected in PACKAGED_FILES {
         assert!(
             listed.lines().any(|l| l == expected),
             "{expected} in {listed}"
@@ -231,12 +235,7 @@ fn the_rpm_names_its_version_dependencies_and_files() {
         );
     }
     let files = run("rpm", &["-qlp", path]);
-    for expected in [
-        "/usr/bin/tessera",
-        "/usr/bin/tessera-cli",
-        "/usr/share/applications/Tessera.desktop",
-        "/usr/share/tessera/policy.schema.json",
-    ] {
+    for expected in PACKAGED_FILES {
         assert!(
             files.lines().any(|l| l == expected),
             "{expected} in {files}"
