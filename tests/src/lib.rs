@@ -474,6 +474,9 @@ impl App {
     }
 
     /// Waits up to `timeout` for the element's text to satisfy `accept`, and returns it.
+    ///
+    /// The element is looked up afresh each time: a handle found once goes stale when the page
+    /// reloads, and would read as empty for ever (how a CAE test once failed in CI).
     pub async fn wait_for_text(
         &self,
         css: &str,
@@ -481,22 +484,61 @@ impl App {
         accept: impl Fn(&str) -> bool,
     ) -> String {
         let deadline = Instant::now() + timeout;
-        let element = self
-            .client
-            .wait()
-            .at_most(timeout)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|err| panic!("element {css} never appeared: {err}"));
         loop {
-            let text = element.text().await.unwrap_or_default();
-            if accept(&text) {
-                return text;
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.text().await.ok(),
+                Err(_) => None,
+            };
+            if let Some(text) = text.as_deref().filter(|t| accept(t)) {
+                return text.to_owned();
             }
             if Instant::now() > deadline {
-                panic!("{css} still shows {text:?} after {timeout:?}");
+                let shown = match text {
+                    Some(text) => format!("still shows {text:?}"),
+                    None => "never appeared".to_owned(),
+                };
+                panic!(
+                    "{css} {shown} after {timeout:?}; the page says {}",
+                    self.page_state().await
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// What the page shows besides the content a test waits for (the banner, the error line),
+    /// for failure messages.
+    async fn page_state(&self) -> String {
+        let script = "const shown = id => { const e = document.getElementById(id); \
+                      return e && !e.hidden ? e.textContent.trim() : null; }; \
+                      return JSON.stringify({ banner: shown('banner'), error: shown('error') });";
+        match self.client.execute(script, vec![]).await {
+            Ok(value) => value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned),
+            Err(err) => format!("nothing readable ({err})"),
+        }
+    }
+
+    /// Reloads the main window's page and waits until the new document has replaced the old
+    /// one (`location.reload()` returns before the old page is gone).
+    pub async fn reload(&self) {
+        self.client
+            .execute("window.__tesseraOldPage = true; location.reload();", vec![])
+            .await
+            .expect("reload the page");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let old = self
+                .client
+                .execute("return window.__tesseraOldPage === true;", vec![])
+                .await;
+            // An error means the page is between documents: keep waiting.
+            if matches!(old, Ok(Value::Bool(false))) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the page did not reload in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 

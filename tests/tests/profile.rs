@@ -115,10 +115,7 @@ async fn a_claims_challenge_from_graph_is_answered_and_the_profile_still_loads()
         json!({ "kind": "nbf" }),
     )
     .await;
-    app.client
-        .execute("location.reload()", vec![])
-        .await
-        .unwrap();
+    app.reload().await;
     app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
         .await;
     wait_for_source(&app, "refresh_token").await;
