@@ -15,9 +15,12 @@ pub mod agent;
 mod application;
 pub mod authority;
 pub mod cache;
+pub mod challenge;
 pub mod clock;
 mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod id_token;
 pub mod loopback;
 pub mod persistence;

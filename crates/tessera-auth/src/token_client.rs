@@ -150,6 +150,19 @@ pub(crate) async fn refresh(
     refresh_token: &RefreshToken,
     r: Redemption<'_>,
 ) -> Result<TokenResponse> {
+    refresh_through(&Transport::new(http, &r), metadata, refresh_token, r).await
+}
+
+/// [`refresh`] through any transport: the fuzz target feeds it canned answers.
+pub(crate) async fn refresh_through<C>(
+    transport: &C,
+    metadata: &Metadata,
+    refresh_token: &RefreshToken,
+    r: Redemption<'_>,
+) -> Result<TokenResponse>
+where
+    C: for<'c> oauth2::AsyncHttpClient<'c, Error = HttpError>,
+{
     let client = oauth_client(metadata, r.client_id, r.redirect_uri);
     let token = oauth2::RefreshToken::new(refresh_token.secret().to_owned());
     let mut request = client
@@ -158,7 +171,7 @@ pub(crate) async fn refresh(
     for (name, value) in r.extra_params() {
         request = request.add_extra_param(name, value);
     }
-    convert(request.request_async(&Transport::new(http, &r)).await)
+    convert(request.request_async(transport).await)
 }
 
 /// RFC 8628 §3.4's grant type.
@@ -222,7 +235,12 @@ pub(crate) async fn poll_device_code(
     ];
     form.extend(r.extra_params());
     let body = post_form(http, &metadata.token_endpoint, &form, r.correlation_id).await?;
-    let response: EntraTokenResponse = serde_json::from_slice(&body).map_err(|e| {
+    parse_device_token(&body)
+}
+
+/// A successful device-code poll's body (the `oauth2` crate has no such grant to parse it).
+pub(crate) fn parse_device_token(body: &[u8]) -> Result<TokenResponse> {
+    let response: EntraTokenResponse = serde_json::from_slice(body).map_err(|e| {
         // Only the position: a message could quote a token.
         Error::InvalidResponse(format!(
             "the token response is not valid JSON of the expected shape ({}:{})",
@@ -366,6 +384,13 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
+            // Scheme, host and path only: never the body (grants) or a query.
+            let target = format!(
+                "{} {}{}",
+                parts.method,
+                parts.uri.host().unwrap_or_default(),
+                parts.uri.path()
+            );
             let response = self
                 .http
                 .request(parts.method, parts.uri.to_string())
@@ -374,34 +399,51 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| HttpError::Transport(describe(&e)))?;
+                .map_err(|e| {
+                    let described = describe(&e);
+                    log::debug!("{target}: {described}");
+                    HttpError::Transport(described)
+                })?;
             let status = response.status();
+            log::trace!(
+                "{target}: HTTP {status} (correlation id {})",
+                self.correlation_id
+            );
             let headers = response.headers().clone();
             let bytes = response
                 .bytes()
                 .await
                 .map_err(|e| HttpError::Transport(describe(&e)))?;
-            if status.as_u16() == 429 || status.is_server_error() {
-                let retry_after = headers
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                return Err(HttpError::Status {
-                    status: status.as_u16(),
-                    retry_after,
-                    body: bytes.to_vec(),
-                });
-            }
-            let mut builder = oauth2::http::Response::builder().status(status);
-            for (name, value) in headers.iter() {
-                builder = builder.header(name, value);
-            }
-            builder
-                .body(bytes.to_vec())
-                .map_err(|e| HttpError::Transport(e.to_string()))
+            screen_response(status, &headers, bytes.to_vec())
         })
     }
+}
+
+/// Hands `oauth2` an answer to parse, or keeps 429 and 5xx (with `Retry-After`) for ourselves.
+pub(crate) fn screen_response(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: Vec<u8>,
+) -> std::result::Result<HttpResponse, HttpError> {
+    if status.as_u16() == 429 || status.is_server_error() {
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        return Err(HttpError::Status {
+            status: status.as_u16(),
+            retry_after,
+            body,
+        });
+    }
+    let mut builder = oauth2::http::Response::builder().status(status);
+    for (name, value) in headers.iter() {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(body)
+        .map_err(|e| HttpError::Transport(e.to_string()))
 }
 
 /// A transport error without its URL's query (there is none on the token endpoint, but the

@@ -11,8 +11,6 @@
 
 #![warn(missing_docs)]
 
-mod challenge;
-
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -21,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tessera_auth::secret::AccessToken;
 use url::Url;
 
-pub use challenge::claims_challenge;
+pub use tessera_auth::challenge::claims_challenge;
 
 /// The scopes `/me` and the photo need.
 pub const PROFILE_SCOPES: [&str; 1] = ["User.Read"];
