@@ -7,7 +7,10 @@
 //! - It asks for `response_mode=form_post` (Entra's advice for localhost: the code stays out of
 //!   browser history) and accepts a query response as well.
 //! - Requests for another path, with another `state`, too large, or too slow are answered with
-//!   an error and do not end the sign-in; each connection has its own short time limit.
+//!   an error and do not end the sign-in; each connection has its own short time limit (no
+//!   cap on their number: a cap would let a local program crowd the browser out).
+//! - One sign-in per agent: the listener closes when the response arrived or the time limit
+//!   passed, so nothing answers on the port afterwards.
 //! - The browser's request is held open until the code has been redeemed, then answered with
 //!   the real outcome (MSAL Node shows success even when redemption fails; MSAL JS #5749).
 //! - The URL opens with `$BROWSER` when set, else the platform's opener; when neither works it
@@ -29,14 +32,15 @@ pub type Opener = Arc<dyn Fn(&Url) -> Result<(), String> + Send + Sync>;
 
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 64 * 1024;
-const CONNECTION_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// The system-browser agent.
 pub struct LoopbackAgent {
-    listener: Arc<TcpListener>,
+    /// Taken by the one sign-in, and dropped (closing the port) when it ends.
+    listener: std::sync::Mutex<Option<TcpListener>>,
     redirect_uri: Url,
     opener: Opener,
     time_limit: Duration,
+    connection_time_limit: Duration,
     /// The browser's request, answered once the engine knows the outcome.
     pending: tokio::sync::Mutex<Option<TcpStream>>,
 }
@@ -46,6 +50,7 @@ impl std::fmt::Debug for LoopbackAgent {
         f.debug_struct("LoopbackAgent")
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("time_limit", &self.time_limit)
+            .field("connection_time_limit", &self.connection_time_limit)
             .finish()
     }
 }
@@ -65,10 +70,11 @@ impl LoopbackAgent {
         let redirect_uri = Url::parse(&format!("http://{host}:{port}/"))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(LoopbackAgent {
-            listener: Arc::new(listener),
+            listener: std::sync::Mutex::new(Some(listener)),
             redirect_uri,
             opener: Arc::new(open_in_browser),
             time_limit: Duration::from_secs(300),
+            connection_time_limit: Duration::from_secs(10),
             pending: tokio::sync::Mutex::new(None),
         })
     }
@@ -85,7 +91,22 @@ impl LoopbackAgent {
         self
     }
 
+    /// How long one connection may take to send its request (default 10 seconds): a slow or
+    /// stalled client is answered 408 and closed, and the sign-in goes on.
+    pub fn with_connection_time_limit(mut self, limit: Duration) -> LoopbackAgent {
+        self.connection_time_limit = limit;
+        self
+    }
+
     async fn receive(&self, request: AgentRequest) -> Result<Url, AgentError> {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .ok_or_else(|| {
+                AgentError::Failed("this loopback listener served its sign-in already".into())
+            })?;
         let expected_state = request
             .authorize_url
             .query_pairs()
@@ -94,14 +115,16 @@ impl LoopbackAgent {
             .unwrap_or_default();
         let (found, mut responses) =
             tokio::sync::mpsc::channel::<(TcpStream, Vec<(String, String)>)>(1);
-        let listener = self.listener.clone();
         let path = self.redirect_uri.path().to_owned();
+        let connection_time_limit = self.connection_time_limit;
+        // Owns the listener: aborting it closes the port.
         let acceptor = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let found = found.clone();
                 let (path, state) = (path.clone(), expected_state.clone());
                 tokio::spawn(async move {
-                    if let Some(valid) = screen(stream, &path, &state).await {
+                    if let Some(valid) = screen(stream, &path, &state, connection_time_limit).await
+                    {
                         let _ = found.send(valid).await;
                     }
                 });
@@ -110,6 +133,8 @@ impl LoopbackAgent {
         (self.opener)(&request.authorize_url).map_err(AgentError::Failed)?;
         let received = tokio::time::timeout(self.time_limit, responses.recv()).await;
         acceptor.abort();
+        // The port must be closed when this returns, not at the runtime's leisure.
+        let _ = acceptor.await;
         let (stream, params) = match received {
             Err(_) => return Err(AgentError::Timeout),
             Ok(None) => return Err(AgentError::Failed("the loopback listener stopped".into())),
@@ -159,29 +184,24 @@ async fn screen(
     mut stream: TcpStream,
     path: &str,
     state: &str,
+    time_limit: Duration,
 ) -> Option<(TcpStream, Vec<(String, String)>)> {
-    let parsed = tokio::time::timeout(CONNECTION_TIME_LIMIT, read_request(&mut stream)).await;
+    let parsed = tokio::time::timeout(time_limit, read_request(&mut stream)).await;
     let params = match parsed {
         Err(_) => {
-            let _ = respond(
-                &mut stream,
-                408,
-                "Request Timeout",
-                &page("Too slow", "The request took too long."),
-            )
-            .await;
+            let too_slow = (408, "Request Timeout", "The request took too long.");
+            refuse(&mut stream, too_slow, "Too slow").await;
             return None;
         }
-        Ok(Err((code, reason, message))) => {
-            let _ = respond(&mut stream, code, reason, &page("Bad request", message)).await;
+        Ok(Err(refusal)) => {
+            refuse(&mut stream, refusal, "Bad request").await;
             return None;
         }
         Ok(Ok((target_path, _))) if target_path != path => {
-            let _ = respond(
+            refuse(
                 &mut stream,
-                404,
-                "Not Found",
-                &page("Not found", "Nothing here."),
+                (404, "Not Found", "Nothing here."),
+                "Not found",
             )
             .await;
             return None;
@@ -192,22 +212,24 @@ async fn screen(
         .iter()
         .any(|(k, v)| k == "state" && constant_time_eq(v.as_bytes(), state.as_bytes()));
     if !state_ok {
-        let _ = respond(
-            &mut stream,
+        let foreign = (
             400,
             "Bad Request",
-            &page(
-                "Not this sign-in",
-                "This response does not belong to the sign-in in progress.",
-            ),
-        )
-        .await;
+            "This response does not belong to the sign-in in progress.",
+        );
+        refuse(&mut stream, foreign, "Not this sign-in").await;
         return None;
     }
     Some((stream, params))
 }
 
 type Refusal = (u16, &'static str, &'static str);
+
+/// Answers a request the listener refuses, and says so in the log.
+async fn refuse(stream: &mut TcpStream, (code, reason, message): Refusal, title: &str) {
+    log::debug!("loopback listener: refused a request ({code} {reason}: {message})");
+    let _ = respond(stream, code, reason, &page(title, message)).await;
+}
 
 /// Parses `GET /path?query` or `POST /path` with a form body, within size limits.
 async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, String)>), Refusal> {

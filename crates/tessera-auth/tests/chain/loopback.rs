@@ -122,3 +122,133 @@ async fn the_system_browser_agent_gives_up_at_its_time_limit() {
         "{result:?}"
     );
 }
+
+/// Sends raw bytes to the listener and returns its whole answer.
+async fn raw_answer(port: u16, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status of the listener's answer to raw bytes (0: no answer).
+async fn raw_status(port: u16, request: &[u8]) -> u16 {
+    raw_answer(port, request)
+        .await
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn refused(address: (&str, u16)) -> bool {
+    tokio::net::TcpStream::connect(address).await.is_err()
+}
+
+/// RFC 8252 §7.3 and §8.3: the listener is on 127.0.0.1 only; it takes one valid response and
+/// refuses everything else (another address, a stalled client, an oversize request) without
+/// ending the sign-in; afterwards, and after its time limit, nothing listens.
+#[tokio::test]
+async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
+    let w = world(Flavor::Entra, &[]).await;
+    let agent = LoopbackAgent::bind(true)
+        .await
+        .unwrap()
+        .with_connection_time_limit(Duration::from_millis(800));
+    let port = agent.redirect_uri().port().unwrap();
+    let redirect = agent.redirect_uri();
+    let (tx, strays) = tokio::sync::oneshot::channel();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let ua = UserAgent::new(Script::user("ada@tessera.test"));
+    let agent = agent.with_opener(Arc::new(move |url: &Url| {
+        let (ua, url, redirect, tx) = (ua.clone(), url.clone(), redirect.clone(), tx.clone());
+        tokio::spawn(async move {
+            // Another loopback address, and IPv6: not bound (no 0.0.0.0, no dual stack).
+            let other_addresses = (
+                refused(("127.0.0.2", port)).await,
+                refused(("::1", port)).await,
+            );
+            // A client that sends half a request and stalls (slowloris), started first and
+            // still stalled while the others are served.
+            let stalled = tokio::spawn(raw_status(port, b"GET /?code=x HTTP/1.1\r\nHost: x\r\n"));
+            // Nothing it answers may be cached or leak the URL onwards (RFC 9700 §4.2.4).
+            let headers = raw_answer(port, b"GET /favicon.ico HTTP/1.1\r\n\r\n").await;
+            let huge_head = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+                "a".repeat(20 * 1024)
+            );
+            let statuses = vec![
+                raw_status(port, huge_head.as_bytes()).await,
+                raw_status(
+                    port,
+                    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\ncode=x",
+                )
+                .await,
+                raw_status(port, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").await,
+                raw_status(port, b"GET /other?code=x&state=y HTTP/1.1\r\n\r\n").await,
+                raw_status(port, b"GET /?code=x&state=forged HTTP/1.1\r\n\r\n").await,
+                raw_status(port, b"\xff\xfe\x16\x03\r\n\r\n").await,
+                stalled.await.unwrap(),
+            ];
+            let outcome = ua.sign_in(&url, redirect.as_str()).await.unwrap();
+            let shown = ua.deliver(&outcome).await.unwrap();
+            let _ = tx
+                .lock()
+                .unwrap()
+                .take()
+                .unwrap()
+                .send((other_addresses, statuses, shown.0, headers));
+        });
+        Ok(())
+    }));
+    let result = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &agent)
+        .await
+        .unwrap();
+    assert_eq!(result.source, TokenSource::Interactive);
+    let (other_addresses, statuses, shown, headers) = strays.await.unwrap();
+    for header in ["Cache-Control: no-store", "Referrer-Policy: no-referrer"] {
+        assert!(headers.contains(header), "{header} missing: {headers}");
+    }
+    assert_eq!(other_addresses, (true, true), "bound to 127.0.0.1 only");
+    assert_eq!(
+        statuses,
+        [431, 413, 405, 404, 400, 400, 408],
+        "oversize head, oversize body, method, path, state, not HTTP, stalled"
+    );
+    assert_eq!(shown, 200, "the browser's own request was answered");
+    assert!(
+        refused(("127.0.0.1", port)).await,
+        "the listener closed after its one response"
+    );
+    let again = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &agent)
+        .await;
+    assert!(
+        matches!(&again, Err(Error::Network(m)) if m.contains("served its sign-in")),
+        "one sign-in per listener: {again:?}"
+    );
+
+    // The time limit: the sign-in ends as Timeout and the port closes with it.
+    let idle = LoopbackAgent::bind(true)
+        .await
+        .unwrap()
+        .with_time_limit(Duration::from_millis(300))
+        .with_opener(Arc::new(|_: &Url| Ok(())));
+    let port = idle.redirect_uri().port().unwrap();
+    let result = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &idle)
+        .await;
+    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(
+        refused(("127.0.0.1", port)).await,
+        "closed at the time limit"
+    );
+}
