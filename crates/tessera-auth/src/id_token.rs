@@ -9,8 +9,13 @@ use serde::{Deserialize, Serialize};
 use crate::authority::Jwks;
 use crate::secret::Nonce;
 
-/// How far the provider's clock may be from ours.
+/// How far the provider's clock may be behind ours when checking `exp`.
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// How far in the future `iat` may be: desktop clocks are often minutes off, sometimes an hour
+/// (a wrong time zone), and freshness is proven by the nonce, not by `iat`. MSAL does not check
+/// `iat` at all; we refuse only what no clock error explains.
+pub const ISSUED_AT_TOLERANCE_SECONDS: i64 = 3600;
 
 /// The claims of a validated ID token that the engine and its callers use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,11 +164,13 @@ pub(crate) fn validate_claims(
         )));
     }
     if parsed.exp + CLOCK_SKEW_SECONDS < now {
-        return Err(IdTokenError::Claim("the token has expired".into()));
-    }
-    if parsed.iat - CLOCK_SKEW_SECONDS > now {
         return Err(IdTokenError::Claim(
-            "the token was issued in the future".into(),
+            "the token has expired (is this computer's clock right?)".into(),
+        ));
+    }
+    if parsed.iat - ISSUED_AT_TOLERANCE_SECONDS > now {
+        return Err(IdTokenError::Claim(
+            "the token was issued in the future (is this computer's clock right?)".into(),
         ));
     }
     if let Some(expected) = nonce {
@@ -238,8 +245,12 @@ mod tests {
             "expired within the skew"
         );
         assert!(
-            ok(claims(json!({ "iat": 2000 }))).is_err(),
-            "issued in the future"
+            ok(claims(json!({ "iat": 2100, "exp": 5000 }))).is_ok(),
+            "issued ten minutes ahead: a provider's clock ahead of ours"
+        );
+        assert!(
+            ok(claims(json!({ "iat": 1500 + 3601, "exp": 9000 }))).is_err(),
+            "issued beyond any clock error"
         );
         assert!(ok(claims(json!({ "sub": null }))).is_err());
         let with_nonce = validate_claims(

@@ -87,6 +87,31 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<Sta
         .ok_or_else(|| std::io::Error::other("the file vanished right after it was written"))
 }
 
+/// Removes the temporary files of writes that never finished (a process killed, or the disk
+/// full, between creating its temporary file and renaming it). Call it holding the lock: then no
+/// other writer is between those two steps, so every such file is a leftover.
+pub(crate) fn remove_unfinished_writes(path: &Path) -> std::io::Result<usize> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let prefix = format!(
+        ".{}.",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let mut removed = 0;
+    for entry in std::fs::read_dir(folder)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            match std::fs::remove_file(folder.join(&name)) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Moves the file aside, next to it, named after the moment: it is kept for inspection and
 /// never read again. Returns the new path.
 pub(crate) fn set_aside(path: &Path, why: &str) -> std::io::Result<PathBuf> {

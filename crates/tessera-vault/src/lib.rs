@@ -261,6 +261,8 @@ impl CachePersistence for Vault {
             other => other?,
         };
         let sealed = self.seal(&blob);
+        // Best effort: a leftover that cannot be removed costs disk space, not correctness.
+        let _ = file::remove_unfinished_writes(&self.path);
         let stamp = file::write_atomically(&self.path, &sealed).map_err(|e| self.io_error(e))?;
         *seen = Some(stamp);
         Ok(())

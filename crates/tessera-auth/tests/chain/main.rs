@@ -7,6 +7,7 @@
 
 mod concurrency;
 mod device_code;
+mod faults;
 mod flows;
 mod loopback;
 mod persistence;

@@ -4,7 +4,7 @@ use super::*;
 
 /// One persisted cache shared by several "processes", each with its own view of what it saw.
 #[derive(Debug, Default)]
-struct SharedStore {
+pub(super) struct SharedStore {
     /// A version number (the file's modification stamp) and the blob.
     blob: std::sync::Mutex<(u64, Option<Vec<u8>>)>,
     /// Unreadable blobs set aside.
@@ -63,16 +63,21 @@ impl tessera_auth::CachePersistence for View {
     }
 }
 
+/// A new view of `store`, as a process starting now has.
+pub(super) fn view(store: &Arc<SharedStore>) -> impl tessera_auth::CachePersistence {
+    View {
+        store: store.clone(),
+        seen: std::sync::Mutex::new(0),
+    }
+}
+
 impl World {
-    fn second_process(&self, store: &Arc<SharedStore>) -> PublicClientApplication {
+    pub(super) fn second_process(&self, store: &Arc<SharedStore>) -> PublicClientApplication {
         let mut config = Config::new(DEFAULT_CLIENT_ID, self.idp.authority().as_str());
         config.default_scopes = vec!["User.Read".into()];
         PublicClientApplication::builder(config)
             .clock(self.clock.clone())
-            .persistence(Arc::new(View {
-                store: store.clone(),
-                seen: std::sync::Mutex::new(0),
-            }))
+            .persistence(Arc::new(view(store)))
             .build()
             .unwrap()
     }
