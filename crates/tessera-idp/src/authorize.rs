@@ -418,6 +418,7 @@ fn finish(idp: &Idp, store: &mut Store, tx: &Transaction) -> (String, Option<Vec
         cookies = Some(session_cookies(&sid, persistent));
     }
     let code = random_token(48);
+    idp.witness(&code);
     store.codes.insert(
         code.clone(),
         CodeGrant {

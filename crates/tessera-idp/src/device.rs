@@ -191,6 +191,7 @@ fn issue_device_code(
         .device_codes
         .retain(|_, grant| grant.expires_at >= now);
     let device_code = random_token(48);
+    idp.witness(&device_code);
     let user_code = new_user_code();
     let interval = store.device.interval;
     store.device_codes.insert(

@@ -76,6 +76,9 @@ pub struct IdpOptions {
     /// provider); `None` keeps everything in memory. A file that cannot be read is set aside
     /// and the provider starts afresh.
     pub state_file: Option<std::path::PathBuf>,
+    /// Keep every secret issued or received, for [`RunningIdp::secrets_seen`] (tests that
+    /// check logs for leaks). Off by default: the app's embedded provider keeps none.
+    pub record_secrets: bool,
 }
 
 impl Default for IdpOptions {
@@ -86,6 +89,7 @@ impl Default for IdpOptions {
             seed: Seed::default(),
             signing_key: None,
             state_file: None,
+            record_secrets: false,
         }
     }
 }
@@ -116,6 +120,7 @@ pub struct RunningIdp {
     flavor: Flavor,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    ledger: Option<Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 impl RunningIdp {
@@ -185,6 +190,14 @@ impl RunningIdp {
         Ok(stats[key].as_u64().unwrap_or(0))
     }
 
+    /// Every code, PKCE verifier, device code and token the provider issued or received so far,
+    /// when started with `record_secrets`; `None` otherwise.
+    pub fn secrets_seen(&self) -> Option<Vec<String>> {
+        self.ledger
+            .as_ref()
+            .map(|ledger| ledger.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
     /// Stops serving and waits for the server task to end.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -242,6 +255,10 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
         durable.restore(&mut idp.store());
     }
     idp.state_file = options.state_file;
+    let ledger = options
+        .record_secrets
+        .then(|| Arc::new(std::sync::Mutex::new(Vec::new())));
+    idp.ledger = ledger.clone();
     idp.persist_if_changed();
     let idp = Arc::new(idp);
     let app = router(idp).into_make_service_with_connect_info::<SocketAddr>();
@@ -258,6 +275,7 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
         flavor: options.flavor,
         shutdown: Some(shutdown),
         task: Some(task),
+        ledger,
     })
 }
 

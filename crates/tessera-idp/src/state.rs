@@ -269,9 +269,24 @@ pub struct Idp {
     pub state_file: Option<std::path::PathBuf>,
     /// What was last written there.
     saved: Mutex<Vec<u8>>,
+    /// Every secret issued or received (codes, PKCE verifiers, device codes, tokens), when the
+    /// starter asked for them (`IdpOptions::record_secrets`): tests scan logs for them.
+    pub ledger: Option<std::sync::Arc<Mutex<Vec<String>>>>,
 }
 
 impl Idp {
+    /// Notes a secret in the ledger, when there is one.
+    pub fn witness(&self, secret: &str) {
+        if let Some(ledger) = &self.ledger {
+            if !secret.is_empty() {
+                ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(secret.to_owned());
+            }
+        }
+    }
+
     /// Assembles a provider; photos are loaded from the (already validated) seed.
     pub fn new(flavor: Flavor, base: Url, seed: Seed, keys: KeySet) -> Result<Idp, String> {
         let mut photos = HashMap::new();
@@ -290,6 +305,7 @@ impl Idp {
             store: Mutex::new(Store::default()),
             state_file: None,
             saved: Mutex::new(vec![]),
+            ledger: None,
         })
     }
 

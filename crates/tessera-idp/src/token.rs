@@ -36,8 +36,23 @@ pub async fn token(
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if idp.ledger.is_some() {
+        for (name, value) in url::form_urlencoded::parse(&body) {
+            if matches!(
+                &*name,
+                "code" | "code_verifier" | "refresh_token" | "device_code"
+            ) {
+                idp.witness(&value);
+            }
+        }
+    }
     match redeem(&idp, &tenant, &headers, &body) {
         Ok(response) => {
+            for name in ["access_token", "refresh_token", "id_token"] {
+                if let Some(secret) = response[name].as_str() {
+                    idp.witness(secret);
+                }
+            }
             let mut response = (StatusCode::OK, axum::Json(response)).into_response();
             no_store(response.headers_mut());
             if let Some(id) = client_request_id.as_deref().and_then(|v| v.parse().ok()) {

@@ -251,6 +251,7 @@ impl PublicClientApplication {
     }
 
     fn emit(&self, event: Event) {
+        log::trace!(target: "tessera_auth::event", "{event:?}");
         // No subscriber is not an error.
         let _ = self.inner.events.send(event);
     }
@@ -261,6 +262,18 @@ impl PublicClientApplication {
     }
 
     fn emit_outcome(&self, outcome: &Result<AuthenticationResult>, correlation_id: &str) {
+        match outcome {
+            Ok(result) => log::debug!(
+                "token for {} from {:?}, expires at {} (correlation id {correlation_id})",
+                result.account.home_account_id,
+                result.source,
+                result.expires_on
+            ),
+            Err(error) => log::info!(
+                "token request failed, {}: {error} (correlation id {correlation_id})",
+                error.kind()
+            ),
+        }
         if !self.has_listeners() {
             return;
         }

@@ -83,6 +83,9 @@ impl PublicClientApplication {
         )?;
         let mut reason = None;
         if policy.refresh_token() {
+            log::debug!(
+                "no usable cached access token: refreshing (correlation id {correlation_id})"
+            );
             let outcome = self
                 .refresh_once(
                     account,
@@ -102,6 +105,7 @@ impl PublicClientApplication {
             }
         }
         if let (true, Some(agent)) = (policy.silent_sso(), silent_agent) {
+            log::debug!("trying silent SSO in a hidden window (correlation id {correlation_id})");
             // One hidden-window sign-in per request key at a time; callers that waited get its
             // result rather than opening windows of their own.
             let key = request_key(account, client_id, &scopes, claims.as_deref());
@@ -213,6 +217,7 @@ impl PublicClientApplication {
                 // jittered pause, so that a blip does not cost the user a sign-in and a storm
                 // does not grow.
                 Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
+                    log::debug!("refresh failed ({error}); retrying once");
                     tokio::time::sleep(retry_pause()).await;
                     token_client::refresh(self.http()?, metadata, &refresh_token, redemption)
                         .await?
