@@ -178,6 +178,8 @@ pub fn id_token(input: &[u8]) {
     let Ok(unverified) = id_token::decode(jwt) else {
         return;
     };
+    // A well-formed 2048-bit RSA public key (odd modulus, top bit set) whose private half is
+    // nowhere here: nothing the fuzzer builds may verify against it.
     let jwks: Jwks = serde_json::from_value(serde_json::json!({ "keys": [{
         "kty": "RSA", "kid": "k1", "use": "sig",
         "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw",

@@ -52,15 +52,9 @@ async fn a_provider_down_at_start_up_leaves_the_cache_usable() {
         vec![account.clone()],
         "no account lost"
     );
-    let cached = restarted
-        .acquire_token_silent(SilentRequest::new(account.clone(), vec![]), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        (cached.source, &cached.access_token),
-        (TokenSource::Cache, &signed_in.access_token),
-        "served from the cache without the provider (its metadata is cached too)"
-    );
+    // Served from the cache without the provider (its metadata is cached too).
+    let cached = from_cache(&restarted, &account).await;
+    assert_eq!(cached.access_token, signed_in.access_token);
     let refresh = restarted
         .acquire_token_silent(
             SilentRequest {
@@ -123,15 +117,8 @@ async fn a_5xx_storm_costs_at_most_two_requests_a_call() {
         }
     }
     assert_eq!(w.stat("token").await, before + 10, "two requests per call");
-    let cached = w
-        .app
-        .acquire_token_silent(w.silent(&first.account), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        (cached.source, &cached.access_token),
-        (TokenSource::Cache, &first.access_token)
-    );
+    let cached = from_cache(&w.app, &first.account).await;
+    assert_eq!(cached.access_token, first.access_token);
     assert_eq!(w.app.accounts(), vec![first.account.clone()]);
     w.delete("faults").await;
     let recovered = w
@@ -191,13 +178,7 @@ async fn a_429_burst_meets_fifty_callers_with_one_request() {
 #[tokio::test]
 async fn a_provider_slower_than_the_time_limit_times_out() {
     let w = world(Flavor::Entra, &[]).await;
-    let mut config = Config::new(DEFAULT_CLIENT_ID, w.idp.authority().as_str());
-    config.default_scopes = vec!["User.Read".into()];
-    config.http_timeout = Duration::from_millis(500);
-    let impatient = PublicClientApplication::builder(config)
-        .clock(w.clock.clone())
-        .build()
-        .unwrap();
+    let impatient = w.another_app(|config| config.http_timeout = Duration::from_millis(500));
     let first = impatient
         .acquire_token_interactive(
             InteractiveRequest::default(),
@@ -222,11 +203,7 @@ async fn a_provider_slower_than_the_time_limit_times_out() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_eq!(w.stat("token").await, before + 2, "one retry, no more");
-    let cached = impatient
-        .acquire_token_silent(w.silent(&first.account), None)
-        .await
-        .unwrap();
-    assert_eq!(cached.source, TokenSource::Cache);
+    from_cache(&impatient, &first.account).await;
 }
 
 /// Broken discovery and key documents at the first sign-in: typed errors, then success once the
@@ -242,7 +219,7 @@ async fn broken_discovery_and_keys_are_invalid_responses() {
     ] {
         w.control("faults", json!({ "target": target, "kind": kind }))
             .await;
-        let app = world_app(&w);
+        let app = w.another_app(|_| {});
         let result = app
             .acquire_token_interactive(
                 InteractiveRequest::default(),
@@ -264,15 +241,6 @@ async fn broken_discovery_and_keys_are_invalid_responses() {
     }
 }
 
-fn world_app(w: &World) -> PublicClientApplication {
-    let mut config = Config::new(DEFAULT_CLIENT_ID, w.idp.authority().as_str());
-    config.default_scopes = vec!["User.Read".into()];
-    PublicClientApplication::builder(config)
-        .clock(w.clock.clone())
-        .build()
-        .unwrap()
-}
-
 /// The provider's clock ten minutes ahead of ours or behind: sign-in, the cache, refresh and
 /// Graph all work. Two hours ahead, no clock error explains it: the ID token is refused with a
 /// message that names the clock, and nothing is cached.
@@ -287,12 +255,7 @@ async fn clocks_ten_minutes_apart_either_way_still_work() {
             200,
             "skew {skew}"
         );
-        let cached = w
-            .app
-            .acquire_token_silent(w.silent(&first.account), None)
-            .await
-            .unwrap();
-        assert_eq!(cached.source, TokenSource::Cache, "skew {skew}");
+        from_cache(&w.app, &first.account).await;
         let refreshed = w
             .app
             .acquire_token_silent(forced(&w, &first.account), None)
@@ -344,7 +307,7 @@ async fn redirects_from_the_provider_are_not_followed() {
             let _ = stream.write_all(answer.as_bytes()).await;
         }
     });
-    let config = Config::new(DEFAULT_CLIENT_ID, &format!("http://127.0.0.1:{port}/"));
+    let config = Config::new(DEFAULT_CLIENT_ID, format!("http://127.0.0.1:{port}/"));
     let app = PublicClientApplication::builder(config).build().unwrap();
     let result = app
         .acquire_token_interactive(

@@ -2,54 +2,60 @@
 
 use super::*;
 
-/// A loopback agent whose "browser" is the scripted user agent: it first sends two stray
-/// requests (wrong path, wrong state), then signs in and delivers the response. Resolves with
-/// (stray statuses, what the browser was finally shown).
-async fn loopback_with_script(
+/// What the scripted browser reports: what its strays found, then the page it was shown.
+type BrowserReport<T> = tokio::sync::oneshot::Receiver<(T, (u16, String))>;
+
+/// Gives `agent` the scripted browser: when the agent opens the authorize URL, `strays` runs
+/// first (requests of its own to the listener, given the redirect URI), then the user signs in
+/// and the browser delivers the response. Resolves with what `strays` returned and what the
+/// browser was finally shown (status, page).
+fn scripted_browser<T, F, Fut>(
+    agent: LoopbackAgent,
     script: Script,
-) -> (
-    LoopbackAgent,
-    tokio::sync::oneshot::Receiver<((u16, u16), (u16, String))>,
-) {
-    let agent = LoopbackAgent::bind(true).await.unwrap();
+    strays: F,
+) -> (LoopbackAgent, BrowserReport<T>)
+where
+    T: Send + 'static,
+    F: Fn(Url) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
     let redirect = agent.redirect_uri();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
     let ua = UserAgent::new(script);
+    let strays = Arc::new(strays);
     let agent = agent.with_opener(Arc::new(move |url: &Url| {
-        let (ua, url, redirect, tx) = (ua.clone(), url.clone(), redirect.clone(), tx.clone());
+        let (ua, url, redirect) = (ua.clone(), url.clone(), redirect.clone());
+        let (tx, strays) = (tx.clone(), strays.clone());
         tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let wrong_path = http
-                .get(redirect.join("favicon.ico").unwrap())
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
-            let wrong_state = http
-                .get(format!("{redirect}?code=x&state=forged"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16();
+            let found = strays(redirect.clone()).await;
             let outcome = ua.sign_in(&url, redirect.as_str()).await.unwrap();
             assert!(
                 matches!(outcome, Outcome::FormPost { .. }),
                 "the agent asks for form_post: {outcome:?}"
             );
             let shown = ua.deliver(&outcome).await.unwrap();
-            let _ = tx
-                .lock()
-                .unwrap()
-                .take()
-                .unwrap()
-                .send(((wrong_path, wrong_state), shown));
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send((found, shown));
+            }
         });
         Ok(())
     }));
     (agent, rx)
+}
+
+/// A loopback agent whose browser first sends two stray requests (wrong path, wrong state),
+/// then signs in. Resolves with (stray statuses, what the browser was finally shown).
+async fn loopback_with_script(script: Script) -> (LoopbackAgent, BrowserReport<(u16, u16)>) {
+    let agent = LoopbackAgent::bind(true).await.unwrap();
+    scripted_browser(agent, script, |redirect: Url| async move {
+        let status =
+            |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+        (
+            status(format!("{redirect}favicon.ico")).await,
+            status(format!("{redirect}?code=x&state=forged")).await,
+        )
+    })
 }
 
 #[tokio::test]
@@ -104,11 +110,16 @@ async fn the_system_browser_agent_gives_up_at_its_time_limit() {
         .unwrap()
         .with_time_limit(Duration::from_millis(500))
         .with_opener(Arc::new(|_: &Url| Ok(())));
+    let port = agent.redirect_uri().port().unwrap();
     let result = w
         .app
         .acquire_token_interactive(InteractiveRequest::default(), &agent)
         .await;
     assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(
+        refused(("127.0.0.1", port)).await,
+        "the port closes with the time limit"
+    );
     let agent = LoopbackAgent::bind(true)
         .await
         .unwrap()
@@ -151,7 +162,8 @@ async fn refused(address: (&str, u16)) -> bool {
 
 /// RFC 8252 §7.3 and §8.3: the listener is on 127.0.0.1 only; it takes one valid response and
 /// refuses everything else (another address, a stalled client, an oversize request) without
-/// ending the sign-in; afterwards, and after its time limit, nothing listens.
+/// ending the sign-in; afterwards nothing listens (after its time limit neither: the test
+/// above).
 #[tokio::test]
 async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
     let w = world(Flavor::Entra, &[]).await;
@@ -160,58 +172,44 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
         .unwrap()
         .with_connection_time_limit(Duration::from_millis(800));
     let port = agent.redirect_uri().port().unwrap();
-    let redirect = agent.redirect_uri();
-    let (tx, strays) = tokio::sync::oneshot::channel();
-    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
-    let ua = UserAgent::new(Script::user("ada@tessera.test"));
-    let agent = agent.with_opener(Arc::new(move |url: &Url| {
-        let (ua, url, redirect, tx) = (ua.clone(), url.clone(), redirect.clone(), tx.clone());
-        tokio::spawn(async move {
-            // Another loopback address, and IPv6: not bound (no 0.0.0.0, no dual stack).
-            let other_addresses = (
-                refused(("127.0.0.2", port)).await,
-                refused(("::1", port)).await,
-            );
-            // A client that sends half a request and stalls (slowloris), started first and
-            // still stalled while the others are served.
-            let stalled = tokio::spawn(raw_status(port, b"GET /?code=x HTTP/1.1\r\nHost: x\r\n"));
-            // Nothing it answers may be cached or leak the URL onwards (RFC 9700 §4.2.4).
-            let headers = raw_answer(port, b"GET /favicon.ico HTTP/1.1\r\n\r\n").await;
-            let huge_head = format!(
-                "GET / HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
-                "a".repeat(20 * 1024)
-            );
-            let statuses = vec![
-                raw_status(port, huge_head.as_bytes()).await,
-                raw_status(
-                    port,
-                    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\ncode=x",
-                )
-                .await,
-                raw_status(port, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").await,
-                raw_status(port, b"GET /other?code=x&state=y HTTP/1.1\r\n\r\n").await,
-                raw_status(port, b"GET /?code=x&state=forged HTTP/1.1\r\n\r\n").await,
-                raw_status(port, b"\xff\xfe\x16\x03\r\n\r\n").await,
-                stalled.await.unwrap(),
-            ];
-            let outcome = ua.sign_in(&url, redirect.as_str()).await.unwrap();
-            let shown = ua.deliver(&outcome).await.unwrap();
-            let _ = tx
-                .lock()
-                .unwrap()
-                .take()
-                .unwrap()
-                .send((other_addresses, statuses, shown.0, headers));
-        });
-        Ok(())
-    }));
+    let script = Script::user("ada@tessera.test");
+    let (agent, strays) = scripted_browser(agent, script, move |_| async move {
+        // Another loopback address, and IPv6: not bound (no 0.0.0.0, no dual stack).
+        let other_addresses = (
+            refused(("127.0.0.2", port)).await,
+            refused(("::1", port)).await,
+        );
+        // A client that sends half a request and stalls (slowloris), started first and still
+        // stalled while the others are served.
+        let stalled = tokio::spawn(raw_status(port, b"GET /?code=x HTTP/1.1\r\nHost: x\r\n"));
+        // Nothing it answers may be cached or leak the URL onwards (RFC 9700 §4.2.4).
+        let headers = raw_answer(port, b"GET /favicon.ico HTTP/1.1\r\n\r\n").await;
+        let huge_head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Padding: {}\r\n\r\n",
+            "a".repeat(20 * 1024)
+        );
+        let statuses = vec![
+            raw_status(port, huge_head.as_bytes()).await,
+            raw_status(
+                port,
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\ncode=x",
+            )
+            .await,
+            raw_status(port, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").await,
+            raw_status(port, b"GET /other?code=x&state=y HTTP/1.1\r\n\r\n").await,
+            raw_status(port, b"GET /?code=x&state=forged HTTP/1.1\r\n\r\n").await,
+            raw_status(port, b"\xff\xfe\x16\x03\r\n\r\n").await,
+            stalled.await.unwrap(),
+        ];
+        (other_addresses, statuses, headers)
+    });
     let result = w
         .app
         .acquire_token_interactive(InteractiveRequest::default(), &agent)
         .await
         .unwrap();
     assert_eq!(result.source, TokenSource::Interactive);
-    let (other_addresses, statuses, shown, headers) = strays.await.unwrap();
+    let ((other_addresses, statuses, headers), (shown, _)) = strays.await.unwrap();
     for header in ["Cache-Control: no-store", "Referrer-Policy: no-referrer"] {
         assert!(headers.contains(header), "{header} missing: {headers}");
     }
@@ -233,22 +231,5 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
     assert!(
         matches!(&again, Err(Error::Network(m)) if m.contains("served its sign-in")),
         "one sign-in per listener: {again:?}"
-    );
-
-    // The time limit: the sign-in ends as Timeout and the port closes with it.
-    let idle = LoopbackAgent::bind(true)
-        .await
-        .unwrap()
-        .with_time_limit(Duration::from_millis(300))
-        .with_opener(Arc::new(|_: &Url| Ok(())));
-    let port = idle.redirect_uri().port().unwrap();
-    let result = w
-        .app
-        .acquire_token_interactive(InteractiveRequest::default(), &idle)
-        .await;
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
-    assert!(
-        refused(("127.0.0.1", port)).await,
-        "closed at the time limit"
     );
 }

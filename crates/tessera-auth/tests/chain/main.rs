@@ -126,9 +126,34 @@ impl World {
         (browser, result)
     }
 
+    /// Another engine on the same provider and clock, configured by `configure`, with a cache
+    /// of its own.
+    fn another_app(&self, configure: impl FnOnce(&mut Config)) -> PublicClientApplication {
+        let mut config = Config::new(DEFAULT_CLIENT_ID, self.idp.authority().as_str());
+        config.default_scopes = vec!["User.Read".into()];
+        configure(&mut config);
+        PublicClientApplication::builder(config)
+            .clock(self.clock.clone())
+            .build()
+            .unwrap()
+    }
+
     fn silent(&self, account: &tessera_auth::Account) -> SilentRequest {
         SilentRequest::new(account.clone(), vec![])
     }
+}
+
+/// `account`'s token from `app`'s cache, silently; fails the test if it came from elsewhere.
+async fn from_cache(
+    app: &PublicClientApplication,
+    account: &tessera_auth::Account,
+) -> tessera_auth::AuthenticationResult {
+    let result = app
+        .acquire_token_silent(SilentRequest::new(account.clone(), vec![]), None)
+        .await
+        .unwrap();
+    assert_eq!(result.source, TokenSource::Cache, "not from the cache");
+    result
 }
 
 fn classification(
