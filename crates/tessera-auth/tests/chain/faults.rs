@@ -16,7 +16,7 @@ fn forced(w: &World, account: &tessera_auth::Account) -> SilentRequest {
 }
 
 /// A process started while the provider is down still has its accounts and cached tokens;
-/// what needs the provider fails as a transient network error, once per call.
+/// what needs the provider fails as a transient network error.
 #[tokio::test]
 async fn a_provider_down_at_start_up_leaves_the_cache_usable() {
     let w = world(Flavor::Entra, &[]).await;
