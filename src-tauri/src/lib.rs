@@ -14,6 +14,7 @@ mod error;
 pub mod events;
 pub mod labels;
 pub use tessera_host::provider;
+mod rendering;
 mod state;
 mod window;
 
@@ -65,6 +66,7 @@ pub fn app_builder<R: tauri::Runtime>(
 fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     let state = app.state::<AppState>();
     if let Some(main) = app.get_webview_window(labels::MAIN) {
+        rendering::apply(&main);
         window::restore(&main, state.settings().window);
     }
     events::forward(app.clone(), &state.auth);
@@ -142,7 +144,10 @@ variables, then the machine's policy file (/etc/tessera/policy.json, or TESSERA_
   TESSERA_CLIENT_ID   application (client) id registered with your provider
   TESSERA_AUTHORITY   authority URL (default https://login.microsoftonline.com/common)
   TESSERA_GRAPH_URL   Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)
-  TESSERA_CACHE_DIR   folder of the token cache (default: the app's data folder)";
+  TESSERA_CACHE_DIR   folder of the token cache (default: the app's data folder)
+
+The windows are drawn without GPU compositing, which saves memory; WebKitGTK's
+WEBKIT_DISABLE_COMPOSITING_MODE=0 turns it back on.";
 
 /// The binary's entry point: handles `--version` and `--help`, otherwise runs the app.
 pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {

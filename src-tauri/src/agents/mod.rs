@@ -130,7 +130,9 @@ fn open_window<R: Runtime>(
     if spec.visible {
         builder = place_over_main(app, builder).map_err(cannot_open)?;
     }
-    builder.build().map_err(cannot_open)
+    let window = builder.build().map_err(cannot_open)?;
+    crate::rendering::apply(&window);
+    Ok(window)
 }
 
 /// Loads the provider's end-session URL in a hidden window, so that the session cookie in the
