@@ -2,13 +2,13 @@
 //!
 //! In accelerated compositing mode each web process keeps an OpenGL context and its layer
 //! buffers; without a GPU (a virtual machine, a remote desktop, Xvfb) that is Mesa's software
-//! rasteriser, which holds about 100 MB more per web process for pages as plain as Tessera's
-//! and the provider's sign-in forms (measured by `scripts/perf`: 484 → 386 MB RSS in all, the
-//! web process 270 → 172 MB). Nothing here animates enough to need the GPU, and compositing
-//! mode is also behind the blank or flickering windows WebKitGTK shows on some drivers.
+//! renderer, and it held about 100 MB more per web process for pages as plain as Tessera's and
+//! the provider's sign-in forms (`scripts/perf` prints the app's memory both ways). Nothing
+//! here animates enough to need the GPU, and compositing mode is also behind the blank or
+//! flickering windows WebKitGTK shows with some drivers.
 //!
-//! WebKit's own switch, `WEBKIT_DISABLE_COMPOSITING_MODE`, wins when set: `0` puts the GPU back
-//! (per window, so the setting here must not override it), anything else keeps it off.
+//! WebKit's own switch, `WEBKIT_DISABLE_COMPOSITING_MODE`, decides when it is set: `0` lets
+//! WebKit composite as it would by default, anything else keeps compositing off.
 
 use tauri::{Runtime, WebviewWindow};
 
@@ -21,8 +21,8 @@ pub fn compositing_off_by_default(var: impl Fn(&str) -> Option<String>) -> bool 
     var(WEBKIT_COMPOSITING_VARIABLE).is_none()
 }
 
-/// Draws `window`'s pages in software (no compositing) unless the user chose otherwise. Called
-/// for every window as it is created, before its page has drawn anything.
+/// Draws `window`'s pages without compositing unless the user chose otherwise. Called for every
+/// window as soon as it is built (Tauri offers no earlier hook), while its first page loads.
 pub fn apply<R: Runtime>(window: &WebviewWindow<R>) {
     if !compositing_off_by_default(|name| std::env::var(name).ok()) {
         return;

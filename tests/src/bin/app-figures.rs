@@ -8,8 +8,8 @@
 //! 2. restarts the app several times; each start is timed from the WebDriver request that
 //!    launches the process to the UI's `profile-shown` performance mark, with the profile
 //!    served from the persisted, encrypted cache (no sign-in window);
-//! 3. sums the memory again, idle after the last restart, then once more for the app
-//!    launched directly (no WebDriver), as a user starts it.
+//! 3. sums the memory again, idle after the last restart, then for the app launched directly
+//!    (no WebDriver), as a user starts it, and so again with WebKit's compositing mode on.
 
 use std::time::Duration;
 
@@ -66,38 +66,53 @@ async fn main() {
     );
 
     // And as a user runs it: launched directly, without WebDriver's automation session in the
-    // web process (the reference figure of a minimal Tauri window was taken so too).
+    // web process (the reference figure of a minimal Tauri window was taken so too). Then once
+    // more with WebKit's compositing mode, which the app turns off by default: the difference
+    // is what that saves (and none would mean the app no longer turns it off).
     let folders = app.quit_keeping_folders().await;
-    let graph_before = idp.stat("graph").await.expect("stats");
-    let binary = std::env::var_os("TESSERA_APP_BIN").expect("TESSERA_APP_BIN: the app to measure");
-    let mut direct = std::process::Command::new(binary)
-        .envs(App::folder_environment(folders.path()))
-        .env("TESSERA_AUTHORITY", &authority)
-        .env("TESSERA_CLIENT_ID", DEFAULT_CLIENT_ID)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start the app");
-    tokio::time::sleep(IDLE).await;
-    let tree = process_tree(direct.id());
-    report_memory(
-        &tree,
-        "launched directly (profile from the cache)",
-        "direct",
-    );
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &direct.id().to_string()])
-        .status();
-    let _ = direct.wait();
-    assert!(
-        idp.stat("graph").await.expect("stats") > graph_before,
-        "the directly launched app must have loaded the profile"
-    );
-    assert_eq!(
-        idp.stat("authorize").await.expect("stats"),
-        authorize_before,
-        "the directly launched app must have started silently"
-    );
+    let launch = |extra_env: &[(&str, &str)]| {
+        let binary =
+            std::env::var_os("TESSERA_APP_BIN").expect("TESSERA_APP_BIN: the app to measure");
+        std::process::Command::new(binary)
+            .envs(App::folder_environment(folders.path()))
+            .env("TESSERA_AUTHORITY", &authority)
+            .env("TESSERA_CLIENT_ID", DEFAULT_CLIENT_ID)
+            .envs(extra_env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the app")
+    };
+    for (figure, when, extra_env) in [
+        (
+            "direct",
+            "launched directly (profile from the cache)",
+            &[][..],
+        ),
+        (
+            "compositing",
+            "launched directly with WEBKIT_DISABLE_COMPOSITING_MODE=0",
+            &[("WEBKIT_DISABLE_COMPOSITING_MODE", "0")][..],
+        ),
+    ] {
+        let graph_before = idp.stat("graph").await.expect("stats");
+        let mut direct = launch(extra_env);
+        tokio::time::sleep(IDLE).await;
+        report_memory(&process_tree(direct.id()), when, figure);
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &direct.id().to_string()])
+            .status();
+        let _ = direct.wait();
+        assert!(
+            idp.stat("graph").await.expect("stats") > graph_before,
+            "the directly launched app must have loaded the profile"
+        );
+        assert_eq!(
+            idp.stat("authorize").await.expect("stats"),
+            authorize_before,
+            "the directly launched app must have started silently"
+        );
+    }
     starts.sort_by(f64::total_cmp);
     println!(
         "figure cold_start_median_ms {:.0}\nfigure cold_start_min_ms {:.0}\nfigure cold_start_max_ms {:.0}",
