@@ -330,26 +330,34 @@ fn settings_changes_are_validated_saved_and_reloaded() {
 #[test]
 fn a_restarted_app_is_signed_in_from_its_encrypted_cache_without_the_provider() {
     let w = world();
-    let ada = w.sign_in("ada@tessera.test");
-    w.sign_in("alan@tessera.test");
-    // Back to ada: the active account is remembered for the next start.
-    w.ok(
-        "set_active_account",
-        json!({ "homeAccountId": ada.account.home_account_id }),
-    );
-    // Remembered by the event relay, a moment later.
+    // The event relay remembers each change of the active account a moment later, in order:
+    // wait for each one, since a value seen early may be an earlier change's (ada is active
+    // first and last here).
     let stored_active = || {
         let bytes = std::fs::read(w.dir.path().join("settings.json")).unwrap_or_default();
         serde_json::from_slice::<Value>(&bytes).unwrap_or_default()["settings"]["activeAccount"]
             .clone()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while stored_active() != ada.account.home_account_id.as_str()
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(stored_active(), ada.account.home_account_id.as_str());
+    let remembered = |id: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stored_active() != id && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            stored_active(),
+            id,
+            "the relay remembers the active account"
+        );
+    };
+    let ada = w.sign_in("ada@tessera.test");
+    let alan = w.sign_in("alan@tessera.test");
+    remembered(&alan.account.home_account_id);
+    // Back to ada: the active account is remembered for the next start.
+    w.ok(
+        "set_active_account",
+        json!({ "homeAccountId": ada.account.home_account_id }),
+    );
+    remembered(&ada.account.home_account_id);
     let cache = std::fs::read(w.dir.path().join("cache").join(tessera_vault::CACHE_FILE)).unwrap();
     assert!(
         !String::from_utf8_lossy(&cache).contains("ada@tessera.test"),
