@@ -186,16 +186,19 @@ async fn through_browser<R: Runtime>(
     request: InteractiveRequest,
     time_limit: Duration,
 ) -> Result<AuthenticationResult, CommandError> {
-    let agent = LoopbackAgent::bind(state.auth.authority().is_entra())
-        .await
-        .map_err(|e| {
-            CommandError::new(
-                "network",
-                format!("no loopback port for the browser's answer: {e}"),
-            )
-        })?
-        .with_opener(browser_opener(app.clone()))
-        .with_time_limit(time_limit);
+    let agent = LoopbackAgent::bind_port(
+        state.auth.authority().is_microsoft(),
+        state.settings().redirect_port,
+    )
+    .await
+    .map_err(|e| {
+        CommandError::new(
+            "network",
+            format!("no loopback port for the browser's answer: {e}"),
+        )
+    })?
+    .with_opener(browser_opener(app.clone()))
+    .with_time_limit(time_limit);
     Ok(state
         .auth
         .acquire_token_interactive(request, &agent)

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tauri::test::MockRuntime;
 use tauri::{Listener, Manager};
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::InteractiveRequest;
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+use tessera_test_support::ScriptedBrowser;
 
 use crate::events::ENGINE_EVENT;
 use crate::provider::{Endpoints, Provider, ProviderChoice};
@@ -29,7 +29,8 @@ fn provider_on(idp: &RunningIdp) -> Provider {
     let endpoints = Endpoints {
         authority: idp.authority(),
         client_id: DEFAULT_CLIENT_ID.into(),
-        graph_url: idp.graph_url(),
+        authority_type: None,
+        graph_url: Some(idp.graph_url()),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
     tauri::async_runtime::block_on(Provider::start(ProviderChoice::Configured(endpoints), None))
@@ -254,7 +255,12 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     let w = world();
     let settings = w.ok("settings", json!({}));
     assert_eq!(settings["interactionMode"], "popup");
-    assert_eq!(settings["scopes"], json!(["User.Read"]));
+    assert_eq!(
+        settings["scopes"],
+        json!([]),
+        "the provider's default scopes"
+    );
+    assert_eq!(settings["provider"]["microsoft"], true);
     assert_eq!(
         settings["provider"]["redirectUri"],
         "https://login.microsoftonline.com/common/oauth2/nativeclient"
@@ -291,8 +297,9 @@ fn settings_changes_are_validated_saved_and_reloaded() {
     );
 
     for bad in [
-        json!({ "scopes": [] }),
         json!({ "scopes": ["two words"] }),
+        json!({ "redirectPort": 70000 }),
+        json!({ "interactionMode": "device_code" }),
         json!({ "interactionTimeLimitSecs": 1 }),
         json!({ "interactionMode": "carrier-pigeon" }),
         json!({ "unknown": true }),

@@ -7,10 +7,9 @@ use std::future::Future;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use tauri::{AppHandle, Runtime, State};
-use tessera_auth::secret::AccessToken;
 use tessera_auth::Prompt;
 use tessera_config::InteractionMode;
-use tessera_graph::{with_token, GraphError, Profile, TokenNeed, PROFILE_SCOPES};
+use tessera_graph::{Profile, TokenNeed};
 
 use crate::acquire::{self, Ask};
 use crate::agents;
@@ -40,7 +39,8 @@ pub fn settings(state: State<'_, AppState>) -> Settings {
         provider: ProviderInfo {
             authority: provider.endpoints.authority.to_string(),
             client_id: provider.endpoints.client_id.clone(),
-            graph_url: provider.endpoints.graph_url.to_string(),
+            graph_url: provider.endpoints.graph_url.as_ref().map(|u| u.to_string()),
+            microsoft: state.auth.authority().is_microsoft(),
             redirect_uri: provider.endpoints.redirect_uri.to_string(),
             embedded: provider.is_embedded(),
             test_users: provider.test_users(),
@@ -68,7 +68,10 @@ pub async fn set_settings<R: Runtime>(
 }
 
 /// Refuses an interaction mode the policy does not allow.
-fn check_allowed(state: &AppState, interaction: Interaction) -> Result<(), CommandError> {
+pub(crate) fn check_allowed(
+    state: &AppState,
+    interaction: Interaction,
+) -> Result<(), CommandError> {
     let mode = match interaction {
         Interaction::Popup => InteractionMode::Popup,
         Interaction::Redirect => InteractionMode::Redirect,
@@ -141,6 +144,11 @@ pub async fn sign_in<R: Runtime>(
     prompt: Option<SignInPrompt>,
 ) -> Result<TokenStatus, CommandError> {
     let settings = state.settings();
+    if mode == Some(InteractionMode::DeviceCode) {
+        return Err(CommandError::invalid(
+            "the app signs in with its window or the browser; the device code is tessera-cli's",
+        ));
+    }
     let interaction = mode.unwrap_or(settings.interaction_mode).into();
     check_allowed(&state, interaction)?;
     let ask = Ask {
@@ -221,19 +229,20 @@ pub async fn sign_out<R: Runtime>(
     Ok(accounts(state))
 }
 
-/// The active account's Microsoft Graph profile. A claims challenge or a refused token gets
-/// one new token (through `interaction` if needed) and one retry.
+/// The active account's profile: Microsoft Graph's for Microsoft authorities, the userinfo
+/// endpoint's for others. A claims challenge or a refused token gets one new token (through
+/// `interaction` if needed and allowed) and one retry.
 #[tauri::command]
 pub async fn profile<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     interaction: Option<Interaction>,
 ) -> Result<Profile, CommandError> {
-    let graph = &state.graph;
-    with_graph_token(&app, &state, interaction, |token| async move {
-        graph.me(&token).await
-    })
-    .await
+    let interaction = interaction.unwrap_or(Interaction::None);
+    check_allowed(&state, interaction)?;
+    let source = profile_source(&state).await?;
+    let acquire = profile_token(&app, &state, source, interaction);
+    Ok(source.profile(&state.auth, acquire).await?)
 }
 
 /// The active account's photo as a `data:` URL, or `null` when the user has none.
@@ -243,11 +252,11 @@ pub async fn profile_photo<R: Runtime>(
     state: State<'_, AppState>,
     interaction: Option<Interaction>,
 ) -> Result<Option<String>, CommandError> {
-    let graph = &state.graph;
-    let photo = with_graph_token(&app, &state, interaction, |token| async move {
-        graph.photo(&token).await
-    })
-    .await?;
+    let interaction = interaction.unwrap_or(Interaction::None);
+    check_allowed(&state, interaction)?;
+    let source = profile_source(&state).await?;
+    let acquire = profile_token(&app, &state, source, interaction);
+    let photo = source.photo(acquire).await?;
     Ok(photo.map(|photo| {
         format!(
             "data:{};base64,{}",
@@ -257,31 +266,40 @@ pub async fn profile_photo<R: Runtime>(
     }))
 }
 
-/// One Graph call with a Graph token from the pattern, retried once as `with_token` decides.
-async fn with_graph_token<R: Runtime, T, C, F>(
-    app: &AppHandle<R>,
-    state: &AppState,
-    interaction: Option<Interaction>,
-    call: C,
-) -> Result<T, CommandError>
-where
-    C: FnMut(AccessToken) -> F,
-    F: Future<Output = Result<T, GraphError>>,
-{
-    let interaction = interaction.unwrap_or(Interaction::None);
-    let acquire = |need| async move {
-        let ask = Ask {
-            scopes: PROFILE_SCOPES.iter().map(|s| s.to_string()).collect(),
-            need,
-            interaction,
-            prompt: None,
-            explicit: false,
-        };
-        acquire::token(app, state, ask)
-            .await
-            .map(|granted| granted.result.access_token)
-    };
-    Ok(with_token(acquire, call).await?)
+async fn profile_source(state: &AppState) -> Result<&tessera_host::ProfileSource, CommandError> {
+    state
+        .profiles
+        .source(&state.auth)
+        .await
+        .map_err(|e| CommandError::new("network", e))
+}
+
+/// The pattern's token for the profile source, as `ProfileSource` asks for one.
+fn profile_token<'a, R: Runtime>(
+    app: &'a AppHandle<R>,
+    state: &'a AppState,
+    source: &'a tessera_host::ProfileSource,
+    interaction: Interaction,
+) -> impl FnMut(
+    TokenNeed,
+) -> std::pin::Pin<
+    Box<dyn Future<Output = Result<tessera_auth::AuthenticationResult, CommandError>> + Send + 'a>,
+> + 'a {
+    move |need| {
+        let scopes = source.scopes().unwrap_or_else(|| state.settings().scopes);
+        Box::pin(async move {
+            let ask = Ask {
+                scopes,
+                need,
+                interaction,
+                prompt: None,
+                explicit: false,
+            };
+            acquire::token(app, state, ask)
+                .await
+                .map(|granted| granted.result)
+        })
+    }
 }
 
 /// Where the last token came from, its expiry, scopes, authority and correlation id.

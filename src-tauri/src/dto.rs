@@ -53,8 +53,11 @@ pub struct ProviderInfo {
     pub authority: String,
     /// The application (client) id.
     pub client_id: String,
-    /// Microsoft Graph's base URL.
-    pub graph_url: String,
+    /// Microsoft Graph's base URL, when set (else the authority's cloud's).
+    pub graph_url: Option<String>,
+    /// Whether the provider is Microsoft's (Entra ID, B2C, External ID): what the UI calls the
+    /// profile, and whether it mentions Microsoft Graph.
+    pub microsoft: bool,
     /// Whether this is the app's own embedded test provider.
     pub embedded: bool,
     /// The embedded provider's test users (empty otherwise).
@@ -171,6 +174,8 @@ impl From<InteractionMode> for Interaction {
         match mode {
             InteractionMode::Popup => Interaction::Popup,
             InteractionMode::Redirect => Interaction::Redirect,
+            // The command line's mode: the app has no device-code sign-in.
+            InteractionMode::DeviceCode => Interaction::None,
         }
     }
 }

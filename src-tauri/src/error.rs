@@ -12,7 +12,7 @@ use tessera_graph::{CallError, GraphError};
 pub struct CommandError {
     /// Stable snake_case name: the engine's error kinds (`interaction_required`,
     /// `user_cancelled`, `timeout`, `interaction_in_progress`, `throttled`, `network`, …), plus
-    /// `graph`, `invalid_argument`, `no_account` and `settings` from the shell.
+    /// `profile`, `invalid_argument`, `no_account` and `settings` from the shell.
     pub kind: String,
     /// One human sentence.
     pub message: String,
@@ -62,7 +62,7 @@ impl From<Error> for CommandError {
                 });
                 out.message = description.clone();
             }
-            Error::Server(oauth) => {
+            Error::Server(oauth) | Error::ClientConfiguration(oauth) => {
                 out.code = Some(match oauth.aadsts() {
                     Some(n) => format!("AADSTS{n}"),
                     None => oauth.error.clone(),
@@ -79,13 +79,13 @@ impl From<Error> for CommandError {
 
 impl From<GraphError> for CommandError {
     fn from(error: GraphError) -> CommandError {
-        let mut out = CommandError::new("graph", error.to_string());
+        let mut out = CommandError::new("profile", error.to_string());
         match &error {
-            GraphError::Throttled { retry_after } => {
+            GraphError::Throttled { retry_after, .. } => {
                 out.kind = "throttled".into();
                 out.retry_after = Some(retry_after.as_secs().max(1));
             }
-            GraphError::Network(_) => out.kind = "network".into(),
+            GraphError::Network { .. } => out.kind = "network".into(),
             GraphError::Status { code, .. } => out.code = Some(code.clone()),
             _ => {}
         }

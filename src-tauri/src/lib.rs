@@ -104,7 +104,7 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     for warning in &resolved.warnings {
         eprintln!("tessera: {warning}");
     }
-    let choice = ProviderChoice::from_settings(&resolved.settings, var)?;
+    let choice = ProviderChoice::from_settings(&resolved.settings)?;
     // Only now, with a configuration that works, is the keyring touched.
     let startup = Startup {
         resolved,
@@ -130,7 +130,7 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
 const USAGE: &str = "usage: tessera [--insecure-plaintext-cache] [--version | --help]
 
 Tessera signs you in to Microsoft Entra ID (or any OpenID Connect provider) and shows your
-Microsoft Graph profile. Run without arguments to open the app.
+profile (Microsoft Graph's, or your provider's userinfo). Run without arguments to open the app.
 
 With no configuration it uses its embedded test identity provider (users ada@tessera.test and
 alan@tessera.test, password tessera). Sign-ins are saved encrypted, the key in the OS keyring.
@@ -143,7 +143,12 @@ Settings are read from settings.json in the app's config folder, then these envi
 variables, then the machine's policy file (/etc/tessera/policy.json, or TESSERA_POLICY_FILE):
   TESSERA_CLIENT_ID   application (client) id registered with your provider
   TESSERA_AUTHORITY   authority URL (default https://login.microsoftonline.com/common)
-  TESSERA_GRAPH_URL   Microsoft Graph base URL (default https://graph.microsoft.com/v1.0)
+  TESSERA_AUTHORITY_TYPE  entra, b2c, ciam or oidc, when the authority's host does not say
+  TESSERA_GRAPH_URL   Microsoft Graph base URL (default: the authority's cloud's)
+  TESSERA_REDIRECT_URI  the sign-in window's redirect URI (default: Entra's native-client
+                      URI for Microsoft authorities, dev.tessera.desktop:/oauth2redirect else)
+  TESSERA_REDIRECT_PORT the browser sign-in's loopback port (default: any free one)
+  TESSERA_EXTRA_CA_FILE a PEM file of CA certificates to trust besides the system's
   TESSERA_CACHE_DIR   folder of the token cache (default: the app's data folder)
 
 The windows are drawn without GPU compositing, which saves memory; WebKitGTK's

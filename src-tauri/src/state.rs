@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use tessera_auth::PublicClientApplication;
 use tessera_config::{Resolved, Settings};
-use tessera_graph::GraphClient;
 use tokio::sync::watch;
 
 use crate::config::{Startup, Storage};
@@ -20,8 +19,8 @@ pub struct AppState {
     pub provider: Provider,
     /// The engine: the app's only `PublicClientApplication`.
     pub auth: PublicClientApplication,
-    /// Microsoft Graph.
-    pub graph: GraphClient,
+    /// Where the profile comes from (Graph, or the provider's userinfo endpoint).
+    pub profiles: tessera_host::Profiles,
     /// The settings in effect, their sources, and the warnings of their load.
     pub settings: Mutex<Resolved>,
     /// The settings this run started with (the provider and the engine use them until the
@@ -39,7 +38,7 @@ pub struct AppState {
 
 impl AppState {
     /// The engine (its cache in the vault, built as every host builds it:
-    /// [`tessera_host::build_engine`]) and the Graph client for `provider`.
+    /// [`tessera_host::build_engine`]) and the profile's source for `provider`.
     pub fn new(provider: Provider, startup: Startup) -> Result<AppState, String> {
         let Startup {
             resolved,
@@ -52,11 +51,11 @@ impl AppState {
         if let Some(warning) = storage.status(&auth).warning {
             eprintln!("tessera: {warning}");
         }
-        let graph = GraphClient::new(endpoints.graph_url.clone()).map_err(|e| e.to_string())?;
+        let profiles = tessera_host::Profiles::new(endpoints.clone());
         Ok(AppState {
             provider,
             auth,
-            graph,
+            profiles,
             started_with: resolved.settings.clone(),
             settings: Mutex::new(resolved),
             storage,

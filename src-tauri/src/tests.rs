@@ -16,7 +16,8 @@ pub(crate) fn app() -> tauri::App<MockRuntime> {
             .parse()
             .unwrap(),
         client_id: "11111111-2222-3333-4444-555555555555".into(),
-        graph_url: "https://graph.microsoft.com/v1.0".parse().unwrap(),
+        authority_type: None,
+        graph_url: Some("https://graph.microsoft.com/v1.0".parse().unwrap()),
         redirect_uri: tessera_auth::NATIVE_CLIENT_REDIRECT_URI.parse().unwrap(),
     };
     let provider = tauri::async_runtime::block_on(Provider::start(

@@ -9,10 +9,10 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
-use tessera_auth::testing::{synthetic_account as account, synthetic_cache};
 use tessera_auth::{Config, PublicClientApplication, SilentRequest};
+use tessera_test_support::synthetic::{synthetic_account as account, synthetic_cache};
 
-const CLIENT_ID: &str = tessera_auth::testing::SYNTHETIC_CLIENT_ID;
+const CLIENT_ID: &str = tessera_test_support::synthetic::SYNTHETIC_CLIENT_ID;
 /// APIs each account holds a token for.
 const APIS_PER_ACCOUNT: usize = 10;
 
@@ -24,7 +24,7 @@ fn silent_cache_hit(c: &mut Criterion) {
     for tokens in [1usize, 100, 10_000] {
         let app = PublicClientApplication::new(Config::new(
             CLIENT_ID,
-            tessera_auth::testing::SYNTHETIC_AUTHORITY,
+            tessera_test_support::synthetic::SYNTHETIC_AUTHORITY,
         ))
         .unwrap();
         app.cache()

@@ -22,12 +22,12 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use tessera_auth::clock::{Clock, SystemClock};
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{
     AuthenticationResult, Config, InteractiveRequest, PublicClientApplication, SilentRequest,
     TokenSource,
 };
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+use tessera_test_support::ScriptedBrowser;
 
 const SCOPES: &str = "User.Read openid profile offline_access";
 /// Shorter than the engine's 5-minute renewal offset: every cached access token is due for

@@ -59,11 +59,42 @@ impl OAuthError {
             .unwrap_or_else(|| self.error.clone())
     }
 
-    /// Whether only a user can resolve it (MSAL's `InteractionRequired` errors).
+    /// Whether only a user can resolve it: RFC 6749 §5.2's `invalid_grant` (the grant or
+    /// refresh token is invalid, expired or revoked), and MSAL's interaction-required error
+    /// codes and suberrors (msal-common `InteractionRequiredAuthError.ts`,
+    /// `isInteractionRequiredError`). Matched on the codes, never on the description's text.
     pub fn requires_interaction(&self) -> bool {
         matches!(
             self.error.as_str(),
-            "invalid_grant" | "interaction_required" | "login_required" | "consent_required"
+            "invalid_grant"
+                | "interaction_required"
+                | "login_required"
+                | "consent_required"
+                | "bad_token"
+        ) || matches!(
+            self.suberror.as_deref(),
+            Some(
+                "message_only"
+                    | "additional_action"
+                    | "basic_action"
+                    | "user_password_expired"
+                    | "consent_required"
+                    | "bad_token"
+            )
+        )
+    }
+
+    /// Whether the client's own registration or request is wrong, which no sign-in fixes
+    /// (RFC 6749 §5.2: `invalid_client`, `unauthorized_client`, `invalid_scope`,
+    /// `unsupported_grant_type`; §4.1.2.1: `unsupported_response_type`).
+    pub fn is_client_configuration(&self) -> bool {
+        matches!(
+            self.error.as_str(),
+            "invalid_client"
+                | "unauthorized_client"
+                | "invalid_scope"
+                | "unsupported_grant_type"
+                | "unsupported_response_type"
         )
     }
 
@@ -147,9 +178,15 @@ pub enum Error {
     /// Another interactive request is running.
     #[error("another sign-in is already in progress")]
     InteractionInProgress,
-    /// The provider refused the request and no user action helps (e.g. `invalid_client`).
+    /// The provider refused the request and neither a sign-in nor a change of configuration
+    /// is known to help (e.g. `temporarily_unavailable`, `invalid_request`).
     #[error("the identity provider refused the request: {}", .0.summary())]
     Server(Box<OAuthError>),
+    /// The provider refused this app's registration or request (`invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, `unsupported_grant_type`): a configuration to
+    /// fix, not a sign-in to repeat.
+    #[error("the identity provider refuses this app's configuration: {}", .0.summary())]
+    ClientConfiguration(Box<OAuthError>),
     /// The provider asked us to wait (HTTP 429 or 503 with `Retry-After`).
     #[error("the identity provider is throttling requests; retry in {} s", retry_after.as_secs())]
     Throttled {
@@ -201,13 +238,33 @@ impl Error {
         }
     }
 
-    /// Maps a provider error: interaction-required kinds become [`Error::InteractionRequired`].
+    /// Maps a provider error: interaction-required kinds become [`Error::InteractionRequired`],
+    /// configuration ones [`Error::ClientConfiguration`], the rest [`Error::Server`].
     pub(crate) fn from_oauth(oauth: OAuthError) -> Error {
-        if oauth.requires_interaction() {
+        Self::from_oauth_with(oauth, &[])
+    }
+
+    /// [`Self::from_oauth`], with the `error` codes a provider documents for a refresh token
+    /// it no longer honours besides `invalid_grant` (such as `invalid_request`): those too
+    /// need a new sign-in.
+    pub(crate) fn from_oauth_with(oauth: OAuthError, refusals: &[String]) -> Error {
+        if oauth.requires_interaction() || refusals.iter().any(|r| r == &oauth.error) {
             Error::interaction(&oauth)
+        } else if oauth.is_client_configuration() {
+            Error::ClientConfiguration(Box::new(oauth))
         } else {
             Error::Server(Box::new(oauth))
         }
+    }
+
+    /// A provider that answers its discovery document with an OAuth error: a 4xx says the
+    /// authority is wrong (a misspelt tenant is Entra's AADSTS90002), which is configuration
+    /// to fix and not worth retrying; a 5xx is the provider failing, which is.
+    pub(crate) fn discovery_refused(url: &str, status: u16, oauth: OAuthError) -> Error {
+        if status >= 500 {
+            return Error::Network(format!("{url} answered HTTP {status}: {}", oauth.summary()));
+        }
+        Error::ClientConfiguration(Box::new(oauth))
     }
 
     /// A stable snake_case name for the variant, for events, logs and the UI's error kinds.
@@ -218,6 +275,7 @@ impl Error {
             Error::Timeout => "timeout",
             Error::InteractionInProgress => "interaction_in_progress",
             Error::Server(_) => "server",
+            Error::ClientConfiguration(_) => "configuration",
             Error::Throttled { .. } => "throttled",
             Error::Network(_) => "network",
             Error::InvalidResponse(_) => "invalid_response",
@@ -288,7 +346,10 @@ mod tests {
             r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.","error_codes":[7000218]}"#,
         );
         assert!(!client.requires_interaction());
-        assert!(matches!(Error::from_oauth(client), Error::Server(_)));
+        assert!(matches!(
+            Error::from_oauth(client),
+            Error::ClientConfiguration(_)
+        ));
 
         let login = entra(
             r#"{"error":"login_required","error_description":"AADSTS50058: A silent sign-in request was sent but no user is signed in."}"#,
@@ -299,6 +360,80 @@ mod tests {
             "the code can come from the description"
         );
         assert_eq!(login.classification(), Classification::LoginRequired);
+    }
+
+    // Issue 19, "Refusals classified, not guessed": configuration errors were reported as
+    // provider failures (CLI exit 1), and a provider's documented dead-token answer was not
+    // taken for one.
+    #[test]
+    fn refusals_are_classified_by_their_codes() {
+        let oauth = |error: &str, suberror: Option<&str>| OAuthError {
+            error: error.into(),
+            suberror: suberror.map(str::to_owned),
+            ..OAuthError::default()
+        };
+        for code in [
+            "invalid_grant",
+            "interaction_required",
+            "login_required",
+            "consent_required",
+            "bad_token",
+        ] {
+            assert!(
+                matches!(
+                    Error::from_oauth(oauth(code, None)),
+                    Error::InteractionRequired { .. }
+                ),
+                "{code}"
+            );
+        }
+        for sub in [
+            "message_only",
+            "additional_action",
+            "basic_action",
+            "user_password_expired",
+            "consent_required",
+            "bad_token",
+        ] {
+            assert!(
+                matches!(
+                    Error::from_oauth(oauth("invalid_request", Some(sub))),
+                    Error::InteractionRequired { .. }
+                ),
+                "suberror {sub}"
+            );
+        }
+        for code in [
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_scope",
+            "unsupported_grant_type",
+        ] {
+            let error = Error::from_oauth(oauth(code, None));
+            assert!(matches!(error, Error::ClientConfiguration(_)), "{code}");
+            assert_eq!(error.kind(), "configuration");
+        }
+        let dead = oauth("invalid_request", None);
+        assert!(
+            matches!(Error::from_oauth(dead.clone()), Error::Server(_)),
+            "not guessed from the text"
+        );
+        assert!(
+            matches!(
+                Error::from_oauth_with(dead, &["invalid_request".into()]),
+                Error::InteractionRequired { .. }
+            ),
+            "a documented dead-token answer"
+        );
+        let mentions = OAuthError {
+            error: "invalid_request".into(),
+            error_description: Some("the refresh token is bad_token, login_required".into()),
+            ..OAuthError::default()
+        };
+        assert!(
+            matches!(Error::from_oauth(mentions), Error::Server(_)),
+            "descriptions are not codes"
+        );
     }
 
     #[test]

@@ -21,14 +21,13 @@ mod error;
 pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod http;
 pub mod id_token;
 pub mod loopback;
 pub mod persistence;
 mod request;
 pub mod secret;
 mod single_flight;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod throttle;
 mod token_client;
 
@@ -38,8 +37,9 @@ pub use application::{
     DeviceCodeRequest, InteractiveRequest, Prompt, PublicClientApplication, SilentRequest,
     TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
+pub use authority::AuthorityType;
 pub use cache::{Account, CacheError, TenantProfile};
 pub use error::{Classification, Error, OAuthError, Result};
 pub use event::{Event, InteractionStatus};
 pub use loopback::{LoopbackAgent, Opener};
-pub use persistence::{CachePersistence, PersistenceError, SaveMerge};
+pub use persistence::{CachePersistence, PersistenceError, RefreshLock, SaveMerge};

@@ -27,6 +27,35 @@ pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     fn set_aside(&self) -> Result<Option<String>, PersistenceError> {
         Ok(None)
     }
+
+    /// Tries to take the lock under which one account's refresh token is redeemed (`key`
+    /// names the account and client), without waiting: `Ok(Some(guard))` holds it until the
+    /// guard is dropped, `Ok(None)` means another process holds it now. A provider that
+    /// rotates refresh tokens refuses a spent one, and one that detects reuse (RFC 9700
+    /// §4.14.2) revokes the whole grant: two processes must never redeem the same token at
+    /// once. The lock must be released by the system when its holder dies (a kernel file
+    /// lock, not a lock file), and be another lock than the one `save` takes, so that no save
+    /// waits on the network. The default has nothing to share with, and always grants it.
+    fn try_lock_refresh(&self, key: &str) -> Result<Option<RefreshLock>, PersistenceError> {
+        let _ = key;
+        Ok(Some(RefreshLock::new(())))
+    }
+}
+
+/// A held refresh lock ([`CachePersistence::try_lock_refresh`]): released when dropped.
+pub struct RefreshLock(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl RefreshLock {
+    /// A lock that `held` keeps until it is dropped (an open, locked file, say).
+    pub fn new(held: impl Send + Sync + 'static) -> RefreshLock {
+        RefreshLock(Box::new(held))
+    }
+}
+
+impl std::fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshLock")
+    }
 }
 
 /// The engine's side of [`CachePersistence::save`].

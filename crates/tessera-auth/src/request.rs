@@ -35,6 +35,8 @@ pub(crate) struct AuthorizeOptions<'a> {
     pub scopes: &'a [String],
     pub prompt: Option<&'a str>,
     pub login_hint: Option<&'a str>,
+    /// The session id (`sid` claim) for `prompt=none`, when there is no `login_hint` claim.
+    pub sid: Option<&'a str>,
     pub domain_hint: Option<&'a str>,
     pub claims: Option<&'a str>,
     pub client_info: bool,
@@ -69,6 +71,7 @@ pub(crate) fn authorize(
     for (name, value) in [
         ("prompt", options.prompt),
         ("login_hint", options.login_hint),
+        ("sid", options.sid),
         ("domain_hint", options.domain_hint),
         ("claims", options.claims),
     ] {
@@ -133,14 +136,18 @@ pub(crate) fn parse_redirect(
         }
     }
     if let Some(error) = get("error") {
-        if error == "access_denied" {
+        let suberror = get("error_subcode").or(get("suberror"));
+        // A user's cancel is `access_denied` with `error_subcode=cancel` (MSAL.NET
+        // `AuthorizationResult`); any other `access_denied` is the provider's refusal
+        // (AADSTS50105: not assigned to the app), whose reason the user must see.
+        if error == "access_denied" && suberror == Some("cancel") {
             return Err(Error::UserCancelled);
         }
         let oauth = OAuthError {
             error: error.to_owned(),
             error_description: get("error_description").map(str::to_owned),
             error_uri: get("error_uri").map(str::to_owned),
-            suberror: get("error_subcode").or(get("suberror")).map(str::to_owned),
+            suberror: suberror.map(str::to_owned),
             ..OAuthError::default()
         };
         return Err(Error::from_oauth(oauth));
@@ -277,13 +284,39 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, Error::Server(_)), "{err}");
         assert!(matches!(
-            parse_redirect(&at(&format!("error=access_denied&state={state}")), &p, &m),
+            parse_redirect(
+                &at(&format!(
+                    "error=access_denied&error_subcode=cancel&state={state}"
+                )),
+                &p,
+                &m
+            ),
             Err(Error::UserCancelled)
         ));
         assert!(matches!(
             parse_redirect(&at(&format!("state={state}")), &p, &m),
             Err(Error::InvalidResponse(_))
         ));
+    }
+
+    // Issue 20, point 5: every access_denied was taken for a cancel, hiding the reason
+    // (AADSTS50105: the user is not assigned to the app).
+    #[test]
+    fn access_denied_is_a_cancel_only_with_the_cancel_subcode() {
+        let p = pending();
+        let m = metadata(false);
+        let state = p.state.secret().to_owned();
+        let url = Url::parse(&format!(
+            "http://localhost:8400/?error=access_denied&error_description=AADSTS50105%3A+Your+administrator+has+configured+the+application+to+block+users+unless+they+are+specifically+granted+access&state={state}"
+        ))
+        .unwrap();
+        match parse_redirect(&url, &p, &m) {
+            Err(Error::Server(oauth)) => {
+                assert_eq!(oauth.aadsts(), Some(50105));
+                assert_eq!(oauth.error, "access_denied");
+            }
+            other => panic!("the provider's refusal, not a cancel: {other:?}"),
+        }
     }
 
     #[test]

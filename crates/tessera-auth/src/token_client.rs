@@ -400,7 +400,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
                 .send()
                 .await
                 .map_err(|e| {
-                    let described = describe(&e);
+                    let described = crate::http::describe(&e);
                     log::debug!("{target}: {described}");
                     HttpError::Transport(described)
                 })?;
@@ -413,7 +413,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
             let bytes = response
                 .bytes()
                 .await
-                .map_err(|e| HttpError::Transport(describe(&e)))?;
+                .map_err(|e| HttpError::Transport(crate::http::describe(&e)))?;
             screen_response(status, &headers, bytes.to_vec())
         })
     }
@@ -444,43 +444,4 @@ pub(crate) fn screen_response(
     builder
         .body(body)
         .map_err(|e| HttpError::Transport(e.to_string()))
-}
-
-/// A transport error without its URL's query (there is none on the token endpoint, but the
-/// rule is simple: never print more than the error kind and host).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_body() || error.is_decode() {
-        "the connection broke while reading the response"
-    } else {
-        "request failed"
-    };
-    match error.url().and_then(|u| u.host_str()) {
-        Some(host) => format!("{kind} ({host})"),
-        None => kind.to_owned(),
-    }
-}
-
-/// The `reqwest` client the engine uses: redirects off, timeouts set, proxies and extra root
-/// certificates from the standard environment (`HTTPS_PROXY`, `NO_PROXY`, `SSL_CERT_FILE`).
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)));
-    if let Ok(path) = std::env::var("SSL_CERT_FILE") {
-        let pem = std::fs::read(&path)
-            .map_err(|e| Error::Configuration(format!("SSL_CERT_FILE {path}: {e}")))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| Error::Configuration(format!("SSL_CERT_FILE {path}: {e}")))?
-        {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    builder
-        .build()
-        .map_err(|e| Error::Configuration(format!("HTTP client: {e}")))
 }

@@ -14,13 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{
     Config, DeviceCodeInfo, DeviceCodeRequest, Error, Event, InteractiveAgent, InteractiveRequest,
     LoopbackAgent, PublicClientApplication, SilentRequest, TokenSource,
 };
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::{IdpOptions, DEFAULT_CLIENT_ID};
+use tessera_test_support::user_agent::{Script, UserAgent};
+use tessera_test_support::ScriptedBrowser;
 use url::Url;
 
 /// Every log record, formatted as a logger would print it.

@@ -137,7 +137,7 @@ impl From<Error> for Failure {
             }
             Error::UserCancelled | Error::Timeout => Exit::Cancelled,
             Error::Throttled { .. } => Exit::Throttled,
-            Error::Configuration(_) => Exit::Usage,
+            Error::Configuration(_) | Error::ClientConfiguration(_) => Exit::Usage,
             e if e.is_transient() => Exit::Unavailable,
             _ => Exit::Other,
         };
@@ -157,7 +157,7 @@ impl From<Error> for Failure {
                     .and_then(|v| v.as_str().map(str::to_owned));
                 failure.claims = claims;
             }
-            Error::Server(oauth) => {
+            Error::Server(oauth) | Error::ClientConfiguration(oauth) => {
                 failure.aadsts = oauth.aadsts();
                 failure.error = Some(oauth.error);
             }
@@ -172,7 +172,7 @@ impl From<GraphError> for Failure {
     fn from(error: GraphError) -> Failure {
         let message = error.to_string();
         match error {
-            GraphError::Throttled { retry_after } => Failure {
+            GraphError::Throttled { retry_after, .. } => Failure {
                 retry_after: Some(retry_after),
                 ..Failure::new(Exit::Throttled, "throttled", message)
             },
@@ -184,18 +184,18 @@ impl From<GraphError> for Failure {
                     } else {
                         Exit::Other
                     },
-                    "graph",
+                    "profile",
                     message,
                 )
             },
-            GraphError::ClaimsChallenge { claims } => Failure {
+            GraphError::ClaimsChallenge { claims, .. } => Failure {
                 claims: Some(claims),
                 ..Failure::new(Exit::InteractionRequired, "interaction_required", message)
             },
-            GraphError::InvalidToken { .. } | GraphError::InvalidResponse(_) => {
-                Failure::new(Exit::Other, "graph", message)
+            GraphError::InvalidToken { .. } | GraphError::InvalidResponse { .. } => {
+                Failure::new(Exit::Other, "profile", message)
             }
-            GraphError::Network(_) => Failure::new(Exit::Unavailable, "network", message),
+            GraphError::Network { .. } => Failure::new(Exit::Unavailable, "network", message),
         }
     }
 }

@@ -24,7 +24,7 @@ use tessera_auth::{
     SilentRequest,
 };
 use tessera_config::InteractionMode;
-use tessera_graph::{with_token, GraphClient, Profile, TokenNeed};
+use tessera_graph::{Profile, TokenNeed};
 
 use cli::{Cli, Command, Global, LoginArgs, LogoutArgs, MeArgs, PromptArg, TokenArgs};
 use failure::{Exit, Failure};
@@ -92,6 +92,15 @@ async fn login(global: &Global, args: LoginArgs) -> Result<(), Failure> {
         }
         let scopes = scopes(session, &args.target.scopes);
         let result = if args.device_code {
+            if !session
+                .settings
+                .allowed_interaction_modes
+                .contains(&InteractionMode::DeviceCode)
+            {
+                return Err(Failure::usage(
+                    "the policy file does not allow signing in with a device code",
+                ));
+            }
             let request = DeviceCodeRequest {
                 scopes,
                 claims: None,
@@ -224,30 +233,24 @@ async fn logout(global: &Global, args: LogoutArgs) -> Result<(), Failure> {
 
 async fn me(global: &Global, args: MeArgs) -> Result<(), Failure> {
     with_session(global, true, async |session| {
-        let graph = GraphClient::new(session.endpoints.graph_url.clone())
-            .map_err(|e| Failure::usage(format!("Graph URL: {e}")))?;
-        let scopes: Vec<String> = tessera_graph::PROFILE_SCOPES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let source = session
+            .profiles
+            .source(&session.auth)
+            .await
+            .map_err(|e| Failure::new(Exit::Unavailable, "network", e))?;
+        let scopes = source.scopes().unwrap_or_default();
         let named = args.account.as_deref();
         let token = |need: TokenNeed| {
             let scopes = scopes.clone();
-            async move {
-                acquire(session, named, scopes, need, args.interactive)
-                    .await
-                    .map(|result| result.access_token)
-            }
+            async move { acquire(session, named, scopes, need, args.interactive).await }
         };
-        let profile = with_token(token, |token| {
-            let graph = &graph;
-            async move { graph.me(&token).await }
-        })
-        .await
-        .map_err(|e| match e {
-            tessera_graph::CallError::Token(failure) => failure,
-            tessera_graph::CallError::Graph(error) => Failure::from(error),
-        })?;
+        let profile = source
+            .profile(&session.auth, token)
+            .await
+            .map_err(|e| match e {
+                tessera_graph::CallError::Token(failure) => failure,
+                tessera_graph::CallError::Graph(error) => Failure::from(error),
+            })?;
         session.check_saved()?;
         if args.output.json {
             print_json(&json!(profile));
@@ -315,19 +318,24 @@ async fn browser_sign_in(
         ));
     }
     let time_limit = Duration::from_secs(session.settings.interaction_time_limit_secs);
-    let agent =
-        LoopbackAgent::bind_port(session.auth.authority().is_entra(), session.redirect_port)
-            .await
-            .map_err(|e| {
-                Failure::usage(format!(
-                    "cannot listen on 127.0.0.1 port {} for the browser's answer: {e}",
-                    session.redirect_port
-                ))
-            })?
-            .with_time_limit(time_limit);
+    let agent = LoopbackAgent::bind_port(
+        session.auth.authority().is_microsoft(),
+        session.redirect_port,
+    )
+    .await
+    .map_err(|e| {
+        Failure::usage(format!(
+            "cannot listen on 127.0.0.1 port {} for the browser's answer: {e}",
+            session.redirect_port
+        ))
+    })?
+    .with_time_limit(time_limit);
+    // The exact URI, for a provider that matches redirect URIs exactly: it is what to
+    // register (with --redirect-port, or the redirectPort setting, to keep it).
     eprintln!(
-        "Sign in in your browser (waiting up to {} min)…",
-        time_limit.as_secs().div_ceil(60)
+        "Sign in in your browser (waiting up to {} min for {}; press Ctrl-C to cancel)…",
+        time_limit.as_secs().div_ceil(60),
+        tessera_auth::InteractiveAgent::redirect_uri(&agent)
     );
     Ok(session
         .auth
@@ -402,6 +410,7 @@ fn print_profile(profile: &Profile) {
         ),
         ("Mobile phone", profile.mobile_phone.clone()),
         ("Language", profile.preferred_language.clone()),
+        ("Picture", profile.picture.clone()),
         ("Object id", Some(profile.id.clone())),
     ];
     for (label, value) in fields {

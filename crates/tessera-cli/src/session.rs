@@ -14,12 +14,13 @@ use crate::failure::Failure;
 pub struct Session {
     /// The provider, and the embedded one's server when this process runs it.
     pub provider: Option<Provider>,
-    /// Where the provider is.
-    pub endpoints: tessera_config::Endpoints,
     /// The engine.
     pub auth: PublicClientApplication,
-    /// The loopback port for browser sign-ins (0: any).
+    /// The loopback port for browser sign-ins (0: any): `--redirect-port`, else the
+    /// `redirectPort` setting.
     pub redirect_port: u16,
+    /// Where the profile comes from.
+    pub profiles: tessera_host::Profiles,
     /// The settings in effect.
     pub settings: tessera_config::Settings,
     /// The settings with their sources, to remember the default account.
@@ -48,7 +49,7 @@ impl Session {
         for warning in &resolved.warnings {
             eprintln!("tessera-cli: {warning}");
         }
-        let choice = ProviderChoice::from_settings(&resolved.settings, var)
+        let choice = ProviderChoice::from_settings(&resolved.settings)
             .map_err(|e| Failure::usage(e.to_string()))?;
         let storage = Storage::for_app(global.insecure_plaintext_cache, var);
         let (provider, endpoints) = match (choice, online) {
@@ -75,9 +76,9 @@ impl Session {
         }
         Ok(Session {
             provider,
-            endpoints,
+            profiles: tessera_host::Profiles::new(endpoints),
             auth,
-            redirect_port: global.redirect_port.unwrap_or(0),
+            redirect_port: resolved.settings.redirect_port,
             settings: resolved.settings.clone(),
             resolved,
             settings_file,
@@ -156,6 +157,9 @@ fn options_as_variables(global: &Global) -> Vec<(&'static str, String)> {
     }
     if let Some(v) = &global.cache_dir {
         vars.push(("TESSERA_CACHE_DIR", v.to_string_lossy().into_owned()));
+    }
+    if let Some(v) = global.redirect_port {
+        vars.push(("TESSERA_REDIRECT_PORT", v.to_string()));
     }
     vars
 }

@@ -11,8 +11,8 @@ use std::process::Stdio;
 
 use serde_json::{json, Value};
 use tessera_auth::{Account, SilentRequest, TokenSource};
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::{Flavor, IdpOptions, RunningIdp};
+use tessera_test_support::user_agent::{Script, UserAgent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
 
@@ -264,7 +264,8 @@ fn app_engine(machine: &Machine, idp: &RunningIdp) -> tessera_auth::PublicClient
     let endpoints = tessera_config::Endpoints {
         authority: idp.authority(),
         client_id: tessera_idp::DEFAULT_CLIENT_ID.into(),
-        graph_url: idp.graph_url(),
+        authority_type: None,
+        graph_url: Some(idp.graph_url()),
         redirect_uri: Url::parse(tessera_auth::NATIVE_CLIENT_REDIRECT_URI).unwrap(),
     };
     tessera_host::build_engine(&endpoints, &tessera_config::Settings::default(), &storage).unwrap()
@@ -293,7 +294,7 @@ async fn the_cli_and_the_app_share_one_cache_both_ways() {
     assert_eq!(found.source, TokenSource::Cache);
     assert_eq!(found.access_token.secret(), from_cli["access_token"]);
 
-    let browser = tessera_auth::testing::ScriptedBrowser::user("alan@tessera.test");
+    let browser = tessera_test_support::ScriptedBrowser::user("alan@tessera.test");
     let from_app = app
         .acquire_token_interactive(tessera_auth::InteractiveRequest::default(), &browser)
         .await
@@ -596,16 +597,19 @@ async fn the_policy_file_outranks_options_and_can_forbid_the_browser() {
     )
     .unwrap();
     machine.set("TESSERA_POLICY_FILE", &policy.display().to_string());
-    // The option points nowhere; the policy's authority is the one used.
-    let login = machine
+    // Issue 21, point 4: with a policy in force, an option (or variable) may not move the
+    // authority, pinned or not; it is refused, naming the policy.
+    let moved = machine
         .run(&[
             "--authority",
             "http://127.0.0.1:9/common",
             "login",
             "--json",
         ])
-        .await
-        .succeeded();
+        .await;
+    assert_eq!(moved.code, 2, "{moved:?}");
+    assert!(moved.stderr.contains("policy file"), "{moved:?}");
+    let login = machine.run(&["login", "--json"]).await.succeeded();
     let authority = idp.authority();
     let host = format!(
         "{}:{}",
@@ -623,6 +627,17 @@ async fn the_policy_file_outranks_options_and_can_forbid_the_browser() {
     let refused = machine.run(&["login"]).await;
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("policy"), "{refused:?}");
+    // Issue 21, point 7: the device code was not a mode the policy controlled (this waited
+    // for the code).
+    let devicecode = idp.stat("devicecode").await.unwrap();
+    let refused = machine.run(&["login", "--device-code"]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("device code"), "{refused:?}");
+    assert_eq!(
+        idp.stat("devicecode").await.unwrap(),
+        devicecode,
+        "nothing asked of the provider"
+    );
 
     std::fs::write(&policy, "{ not json").unwrap();
     let broken = machine.run(&["accounts"]).await;

@@ -34,9 +34,26 @@ pub const IDENTIFIER: &str = "dev.tessera.desktop";
 pub const STORE_KEY: &str = "settings";
 
 /// The environment variables that override settings, by setting.
-pub const ENV_OVERRIDES: [(&str, &str); 2] = [
+pub const ENV_OVERRIDES: [(&str, &str); 7] = [
     ("TESSERA_AUTHORITY", "authority"),
+    ("TESSERA_AUTHORITY_TYPE", "authorityType"),
     ("TESSERA_CLIENT_ID", "clientId"),
+    ("TESSERA_GRAPH_URL", "graphUrl"),
+    ("TESSERA_REDIRECT_URI", "redirectUri"),
+    ("TESSERA_EXTRA_CA_FILE", "extraCaFile"),
+    ("TESSERA_REDIRECT_PORT", "redirectPort"),
+];
+
+/// Settings that say where tokens go or whom to trust: while a policy is in force, the
+/// environment may not override them (a user's shell could otherwise send the organisation's
+/// tokens elsewhere), whether or not the policy pins them.
+pub const ENDPOINT_SETTINGS: [&str; 6] = [
+    "authority",
+    "authorityType",
+    "clientId",
+    "graphUrl",
+    "redirectUri",
+    "extraCaFile",
 ];
 
 /// Where a setting's value came from.
@@ -105,6 +122,16 @@ pub fn resolve(
         let Some(value) = var(variable).filter(|v| !v.trim().is_empty()) else {
             continue;
         };
+        if let (Some(policy), true) = (policy, ENDPOINT_SETTINGS.contains(&name)) {
+            return Err(ConfigError::Environment {
+                name: variable,
+                value,
+                reason: format!(
+                    "the policy file {} is in force, and the environment may not change where tokens go or whom to trust",
+                    policy.path.display()
+                ),
+            });
+        }
         resolved
             .settings
             .set_field(name, &Value::String(value.clone()))
@@ -140,7 +167,9 @@ impl Resolved {
             let modes: Vec<InteractionMode> = serde_json::from_value(allowed.clone())
                 .map_err(|e| invalid(format!("allowedInteractionModes: {e}")))?;
             let current = self.settings.interaction_mode;
-            if let (Some(first), false) = (modes.first(), modes.contains(&current)) {
+            // The app's own mode falls back to the first of popup and redirect allowed.
+            let app_modes = modes.iter().find(|m| **m != InteractionMode::DeviceCode);
+            if let (Some(first), false) = (app_modes, modes.contains(&current)) {
                 self.warnings.push(format!(
                     "the {} interaction mode is not allowed by policy; using {}",
                     mode_name(current),
@@ -231,6 +260,7 @@ fn mode_name(mode: InteractionMode) -> &'static str {
     match mode {
         InteractionMode::Popup => "popup",
         InteractionMode::Redirect => "redirect",
+        InteractionMode::DeviceCode => "device_code",
     }
 }
 

@@ -38,12 +38,31 @@ pub fn default_policy_path() -> PathBuf {
     }
 }
 
-/// The policy file to read: `$TESSERA_POLICY_FILE` when set, else the platform's.
-pub fn policy_path(var: impl Fn(&str) -> Option<String>) -> PathBuf {
-    var(POLICY_FILE_VAR)
+/// The policy in force: the machine's (`machine`, the platform's path in the app and the
+/// CLI), or, only where the machine has none, the file `$TESSERA_POLICY_FILE` names (tests, a
+/// deployment that keeps it elsewhere). A user's variable can add a policy but never replace
+/// or hide the machine's; when it is ignored, the second value says so.
+pub fn load_in_force(
+    machine: &Path,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(Option<Policy>, Option<String>), PolicyError> {
+    let requested = var(POLICY_FILE_VAR)
         .filter(|v| !v.trim().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(default_policy_path)
+        .map(PathBuf::from);
+    if let Some(policy) = Policy::load(machine)? {
+        let ignored = requested.filter(|p| p != machine).map(|p| {
+            format!(
+                "{POLICY_FILE_VAR}={} is ignored: the machine's policy {} is in force",
+                p.display(),
+                machine.display()
+            )
+        });
+        return Ok((Some(policy), ignored));
+    }
+    match requested {
+        Some(path) => Ok((Policy::load(&path)?, None)),
+        None => Ok((None, None)),
+    }
 }
 
 /// A loaded, checked policy.

@@ -15,6 +15,9 @@ pub enum InteractionMode {
     Popup,
     /// The system browser with a loopback redirect.
     Redirect,
+    /// A code typed on another device (RFC 8628): `tessera-cli login --device-code`. Never the
+    /// app's own mode; a policy allows or forbids it like the others.
+    DeviceCode,
 }
 
 /// Where the main window was, to put it back there.
@@ -41,10 +44,30 @@ pub struct Settings {
     /// The authority (Entra `https://login.microsoftonline.com/{tenant}` or an OpenID Connect
     /// issuer); `None` with no client id means the embedded test provider.
     pub authority: Option<String>,
+    /// What kind of provider the authority is (`entra`, `b2c`, `ciam`, `oidc`), when its host
+    /// does not say it (a Microsoft authority on a custom domain); `None`: from the host.
+    pub authority_type: Option<String>,
     /// The application (client) id registered with the provider.
     pub client_id: Option<String>,
-    /// Scopes of "Get token" (one resource).
+    /// Scopes of "Get token" (one resource); empty: the provider's default (Microsoft Graph's
+    /// `User.Read` for Microsoft authorities, `openid profile email offline_access` for others).
     pub scopes: Vec<String>,
+    /// Client capabilities announced to Microsoft authorities (`cp1`: Continuous Access
+    /// Evaluation challenges); never sent to other providers.
+    pub client_capabilities: Vec<String>,
+    /// A PEM file of CA certificates to trust besides the system's (a private CA).
+    pub extra_ca_file: Option<String>,
+    /// The redirect URI the sign-in window intercepts; `None`: Entra's native-client URI for
+    /// Microsoft authorities, the app's private-use scheme URI for others.
+    pub redirect_uri: Option<String>,
+    /// The loopback port of browser sign-ins (0: any free one), for providers that match
+    /// redirect URIs exactly.
+    pub redirect_port: u16,
+    /// Microsoft Graph's base URL; `None`: the provider's cloud's (discovery's `msgraph_host`).
+    pub graph_url: Option<String>,
+    /// The `error` codes this provider documents for a refresh token it no longer honours,
+    /// besides `invalid_grant` (some answer `invalid_request`).
+    pub refresh_token_refusals: Vec<String>,
     /// The interactive mode of "Sign in" and of fallbacks.
     pub interaction_mode: InteractionMode,
     /// The modes the user may choose from (a policy narrows it).
@@ -63,10 +86,21 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             authority: None,
+            authority_type: None,
             client_id: None,
-            scopes: vec!["User.Read".into()],
+            scopes: vec![],
+            client_capabilities: vec!["cp1".into()],
+            extra_ca_file: None,
+            redirect_uri: None,
+            redirect_port: 0,
+            graph_url: None,
+            refresh_token_refusals: vec![],
             interaction_mode: InteractionMode::Popup,
-            allowed_interaction_modes: vec![InteractionMode::Popup, InteractionMode::Redirect],
+            allowed_interaction_modes: vec![
+                InteractionMode::Popup,
+                InteractionMode::Redirect,
+                InteractionMode::DeviceCode,
+            ],
             renewal_offset_secs: 300,
             interaction_time_limit_secs: 300,
             active_account: None,
@@ -76,10 +110,17 @@ impl Default for Settings {
 }
 
 /// Every field's name as stored (camelCase), in display order.
-pub const FIELDS: [&str; 9] = [
+pub const FIELDS: [&str; 16] = [
     "authority",
+    "authorityType",
     "clientId",
     "scopes",
+    "clientCapabilities",
+    "extraCaFile",
+    "redirectUri",
+    "redirectPort",
+    "graphUrl",
+    "refreshTokenRefusals",
     "interactionMode",
     "allowedInteractionModes",
     "renewalOffsetSecs",
@@ -92,7 +133,21 @@ pub const FIELDS: [&str; 9] = [
 pub const POLICY_ONLY: [&str; 1] = ["allowedInteractionModes"];
 
 /// Fields the engine reads when it starts: a change applies at the next start.
-pub const APPLIED_AT_START: [&str; 3] = ["authority", "clientId", "renewalOffsetSecs"];
+pub const APPLIED_AT_START: [&str; 10] = [
+    "authority",
+    "authorityType",
+    "clientId",
+    "clientCapabilities",
+    "extraCaFile",
+    "redirectUri",
+    "graphUrl",
+    "refreshTokenRefusals",
+    "renewalOffsetSecs",
+    "redirectPort",
+];
+
+/// The authority types a setting may declare (MSAL's known authorities).
+pub const AUTHORITY_TYPES: [&str; 4] = ["entra", "b2c", "ciam", "oidc"];
 
 /// Bounds of the interaction time limit: long enough to type a password and approve MFA, short
 /// enough that a forgotten window does not hold the sign-in lock for ever.
@@ -112,8 +167,23 @@ impl Settings {
         let parse_error = |e: serde_json::Error| e.to_string();
         match name {
             "authority" => next.authority = optional_text(value)?,
+            "authorityType" => {
+                next.authority_type = optional_text(value)?.map(|t| t.to_ascii_lowercase())
+            }
             "clientId" => next.client_id = optional_text(value)?,
             "scopes" => next.scopes = serde_json::from_value(value.clone()).map_err(parse_error)?,
+            "clientCapabilities" => {
+                next.client_capabilities =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "extraCaFile" => next.extra_ca_file = optional_text(value)?,
+            "redirectUri" => next.redirect_uri = optional_text(value)?,
+            "redirectPort" => next.redirect_port = number_or_text(value)?,
+            "graphUrl" => next.graph_url = optional_text(value)?,
+            "refreshTokenRefusals" => {
+                next.refresh_token_refusals =
+                    serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
             "interactionMode" => {
                 next.interaction_mode =
                     serde_json::from_value(value.clone()).map_err(parse_error)?
@@ -154,6 +224,46 @@ impl Settings {
                     .map_err(|e| e.to_string()),
                 None => Ok(()),
             },
+            "authorityType" => match &self.authority_type {
+                Some(t) if !AUTHORITY_TYPES.contains(&t.as_str()) => Err(format!(
+                    "{t:?} is not an authority type ({})",
+                    AUTHORITY_TYPES.join(", ")
+                )),
+                _ => Ok(()),
+            },
+            "clientCapabilities" | "refreshTokenRefusals" => {
+                let list = if name == "clientCapabilities" {
+                    &self.client_capabilities
+                } else {
+                    &self.refresh_token_refusals
+                };
+                match list.iter().find(|c| {
+                    c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_graphic())
+                }) {
+                    Some(bad) => Err(format!("{bad:?} is not a capability or error code")),
+                    None if list.len() > 16 => Err("at most 16 of them".into()),
+                    None => Ok(()),
+                }
+            }
+            "extraCaFile" => match &self.extra_ca_file {
+                Some(path) if !std::path::Path::new(path).is_absolute() => {
+                    Err(format!("{path:?} must be an absolute path"))
+                }
+                _ => Ok(()),
+            },
+            "redirectUri" => match &self.redirect_uri {
+                Some(uri) => endpoints::parse_redirect_uri("redirectUri", uri)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+            "redirectPort" => Ok(()),
+            "graphUrl" => match &self.graph_url {
+                Some(url) => endpoints::parse_url("graphUrl", url)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
             "clientId" => match &self.client_id {
                 Some(id) if id.len() > 128 || id.chars().any(char::is_whitespace) => {
                     Err("a client id has no spaces and at most 128 characters".into())
@@ -165,9 +275,22 @@ impl Settings {
                 if self.allowed_interaction_modes.is_empty() {
                     return Err("at least one interaction mode must be allowed".into());
                 }
-                if !self
+                if self.interaction_mode == InteractionMode::DeviceCode {
+                    return Err(
+                        "the app signs in with popup or redirect; device_code is tessera-cli's"
+                            .into(),
+                    );
+                }
+                // A policy that allows only the device code leaves the app no mode at all:
+                // it then refuses both.
+                let app_mode_allowed = self
                     .allowed_interaction_modes
-                    .contains(&self.interaction_mode)
+                    .iter()
+                    .any(|m| *m != InteractionMode::DeviceCode);
+                if app_mode_allowed
+                    && !self
+                        .allowed_interaction_modes
+                        .contains(&self.interaction_mode)
                 {
                     return Err(format!(
                         "the {:?} interaction mode is not allowed here",
@@ -220,6 +343,19 @@ impl Settings {
     }
 }
 
+/// A number, or text holding one (an environment variable's value).
+fn number_or_text<T: std::str::FromStr + serde::de::DeserializeOwned>(
+    value: &Value,
+) -> Result<T, String> {
+    match value {
+        Value::String(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a number in range")),
+        other => serde_json::from_value(other.clone()).map_err(|e| e.to_string()),
+    }
+}
+
 /// Text, where `null` or blank means "not set".
 fn optional_text(value: &Value) -> Result<Option<String>, String> {
     match value {
@@ -242,11 +378,8 @@ fn in_range(what: &str, value: u64, range: &std::ops::RangeInclusive<u64>) -> Re
     }
 }
 
-/// RFC 6749 §3.3 scope tokens, one to fifty of them.
+/// RFC 6749 §3.3 scope tokens, up to fifty of them (none: the provider's defaults).
 fn validate_scopes(scopes: &[String]) -> Result<(), String> {
-    if scopes.is_empty() {
-        return Err("at least one scope is needed".into());
-    }
     if scopes.len() > 50 {
         return Err("at most 50 scopes".into());
     }
@@ -272,7 +405,14 @@ mod tests {
     fn each_field_is_checked_and_a_refused_value_changes_nothing() {
         let mut s = Settings::default();
         let refused = [
-            ("scopes", json!([])),
+            ("authorityType", json!("adfs")),
+            ("clientCapabilities", json!(["has space"])),
+            ("extraCaFile", json!("relative/ca.pem")),
+            ("redirectUri", json!("javascript:alert(1)")),
+            ("redirectPort", json!(70000)),
+            ("redirectPort", json!("soon")),
+            ("graphUrl", json!("http://graph.example.com/v1.0")),
+            ("interactionMode", json!("device_code")),
             ("scopes", json!(["a\"b"])),
             ("scopes", json!("User.Read")),
             ("interactionTimeLimitSecs", json!(29)),

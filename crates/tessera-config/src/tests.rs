@@ -41,7 +41,7 @@ fn each_bad_stored_value_is_reported_and_defaulted_and_the_good_ones_kept() {
     assert_eq!(r.settings.renewal_offset_secs, 120);
     assert_eq!(r.settings.scopes, Settings::default().scopes);
     assert_eq!(r.settings.interaction_time_limit_secs, 300);
-    assert_eq!(r.settings.allowed_interaction_modes.len(), 2);
+    assert_eq!(r.settings.allowed_interaction_modes.len(), 3);
     assert_eq!(r.warnings.len(), 4, "{:?}", r.warnings);
     assert!(r.warnings.iter().any(|w| w.contains("has space")));
     assert!(r.warnings.iter().any(|w| w.contains("colour")));
@@ -83,13 +83,17 @@ fn precedence_is_defaults_then_user_then_environment_then_policy() {
     )
     .unwrap()
     .unwrap();
+    // With a policy in force the environment may not move endpoints (issue 21, point 4):
+    // here only a loopback port comes from it.
+    assert!(resolve(Some(&stored), &vars, Some(&policy)).is_err());
+    let vars = env(&[("TESSERA_REDIRECT_PORT", "8400")]);
     let r = resolve(Some(&stored), &vars, Some(&policy)).unwrap();
     assert_eq!(r.settings.client_id.as_deref(), Some("it-client"));
     assert_eq!(r.settings.scopes, ["User.Read"]);
     assert_eq!(
         r.settings.authority.as_deref(),
-        Some("https://login.microsoftonline.com/env.example"),
-        "not pinned: the environment's"
+        Some("https://login.microsoftonline.com/user.example"),
+        "not pinned: the user's"
     );
     assert_eq!(r.settings.renewal_offset_secs, 60, "not pinned: the user's");
     assert_eq!(
@@ -97,14 +101,14 @@ fn precedence_is_defaults_then_user_then_environment_then_policy() {
             r.sources["clientId"],
             r.sources["scopes"],
             r.sources["authority"],
-            r.sources["renewalOffsetSecs"],
+            r.sources["redirectPort"],
             r.sources["window"]
         ),
         (
             Source::Policy,
             Source::Policy,
-            Source::Environment,
             Source::User,
+            Source::Environment,
             Source::Default
         )
     );
@@ -123,7 +127,7 @@ fn managed_and_environment_settings_cannot_be_changed_and_a_bad_change_changes_n
     let stored = json!({ "interactionMode": "redirect", "scopes": "oops" });
     let mut r = resolve(
         Some(&stored),
-        env(&[("TESSERA_CLIENT_ID", "env-client")]),
+        env(&[("TESSERA_REDIRECT_PORT", "8400")]),
         Some(&policy),
     )
     .unwrap();
@@ -137,7 +141,7 @@ fn managed_and_environment_settings_cannot_be_changed_and_a_bad_change_changes_n
         .iter()
         .any(|w| w.contains("not allowed by policy")));
     assert!(!r.is_user_settable("authority") && !r.is_user_settable("interactionMode"));
-    assert!(!r.is_user_settable("clientId") && r.is_user_settable("scopes"));
+    assert!(!r.is_user_settable("redirectPort") && r.is_user_settable("scopes"));
 
     let before = r.clone();
     let change = |pairs: Value| pairs.as_object().unwrap().clone();
@@ -147,7 +151,10 @@ fn managed_and_environment_settings_cannot_be_changed_and_a_bad_change_changes_n
             "managed by your organisation's policy",
         ),
         (json!({ "interactionMode": "redirect" }), "managed"),
-        (json!({ "clientId": "mine" }), "set by TESSERA_CLIENT_ID"),
+        (
+            json!({ "redirectPort": 9000 }),
+            "set by TESSERA_REDIRECT_PORT",
+        ),
         (
             json!({ "allowedInteractionModes": ["redirect"] }),
             "managed",
@@ -231,16 +238,91 @@ fn bad_environment_values_stop_with_the_variable_named() {
 }
 
 #[test]
-fn the_policy_path_comes_from_the_environment_or_the_platform() {
-    assert_eq!(
-        policy::policy_path(env(&[("TESSERA_POLICY_FILE", "/tmp/p.json")])),
-        PathBuf::from("/tmp/p.json")
-    );
+fn the_machine_policy_is_the_platforms() {
     #[cfg(target_os = "linux")]
     assert_eq!(
-        policy::policy_path(env(&[])),
+        policy::default_policy_path(),
         PathBuf::from("/etc/tessera/policy.json")
     );
+}
+
+// Issue 21, point 4: `TESSERA_POLICY_FILE=/nonexistent` switched the machine's policy off.
+#[test]
+fn the_environment_may_add_a_policy_but_never_replace_or_hide_the_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    let machine = dir.path().join("machine.json");
+    let own = dir.path().join("own.json");
+    std::fs::write(&own, r#"{ "scopes": ["Mail.Read"] }"#).unwrap();
+    let elsewhere = |path: &'static str| env(Box::leak(Box::new([("TESSERA_POLICY_FILE", path)])));
+    let own_path: &'static str = Box::leak(own.display().to_string().into_boxed_str());
+
+    // No machine policy: the variable's file applies (tests, a managed elsewhere).
+    let (policy, note) = policy::load_in_force(&machine, elsewhere(own_path)).unwrap();
+    assert_eq!(policy.unwrap().path, own);
+    assert_eq!(note, None);
+
+    // A machine policy: the variable can neither hide it nor replace it.
+    std::fs::write(&machine, r#"{ "allowedInteractionModes": ["redirect"] }"#).unwrap();
+    for path in ["/nonexistent/policy.json", own_path] {
+        let (policy, note) = policy::load_in_force(&machine, elsewhere(path)).unwrap();
+        assert_eq!(policy.unwrap().path, machine, "{path}");
+        assert!(note.unwrap().contains("is ignored"), "{path}");
+    }
+    let (policy, note) = policy::load_in_force(&machine, env(&[])).unwrap();
+    assert_eq!((policy.unwrap().path, note), (machine, None));
+}
+
+// Issue 21, point 4: with a policy in force, TESSERA_GRAPH_URL (and TESSERA_REDIRECT_URI)
+// still sent bearer tokens elsewhere.
+#[test]
+fn with_a_policy_the_environment_cannot_move_endpoints_or_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), r#"{ "clientId": "pinned" }"#)
+        .unwrap()
+        .unwrap();
+    for (variable, value) in [
+        ("TESSERA_GRAPH_URL", "https://graph.evil.example/v1.0"),
+        ("TESSERA_REDIRECT_URI", "https://evil.example/cb"),
+        (
+            "TESSERA_AUTHORITY",
+            "https://login.microsoftonline.com/common",
+        ),
+        ("TESSERA_EXTRA_CA_FILE", "/tmp/evil-ca.pem"),
+        ("TESSERA_AUTHORITY_TYPE", "oidc"),
+    ] {
+        let vars: &'static [(&'static str, &'static str)] =
+            Box::leak(Box::new([(variable, value)]));
+        let error = resolve(None, env(vars), Some(&policy)).unwrap_err();
+        assert!(
+            error.to_string().contains("policy file"),
+            "{variable}: {error}"
+        );
+    }
+    // A loopback port is not an endpoint.
+    let r = resolve(
+        None,
+        env(&[("TESSERA_REDIRECT_PORT", "8400")]),
+        Some(&policy),
+    )
+    .unwrap();
+    assert_eq!(r.settings.redirect_port, 8400);
+    // Every endpoint setting can be pinned.
+    let pinned = policy_file(
+        dir.path(),
+        r#"{ "graphUrl": "https://graph.microsoft.us/v1.0", "redirectUri": "http://localhost", "extraCaFile": "/etc/tessera/ca.pem", "authorityType": "entra", "clientCapabilities": [] }"#,
+    )
+    .unwrap()
+    .unwrap();
+    let r = resolve(None, env(&[]), Some(&pinned)).unwrap();
+    for field in [
+        "graphUrl",
+        "redirectUri",
+        "extraCaFile",
+        "authorityType",
+        "clientCapabilities",
+    ] {
+        assert_eq!(r.sources[field], Source::Policy, "{field}");
+    }
 }
 
 #[test]

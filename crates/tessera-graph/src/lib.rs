@@ -1,7 +1,11 @@
-//! `tessera-graph`: the slice of Microsoft Graph Tessera shows, `/me` and the profile photo.
+//! `tessera-graph`: where Tessera reads the signed-in user's profile: Microsoft Graph's `/me`
+//! and photo for Microsoft authorities ([`GraphClient`]), the OpenID Connect userinfo endpoint
+//! for any other provider ([`UserInfoClient`]).
 //!
-//! The client takes an [`AccessToken`] and reports what the resource said in [`GraphError`]; it
-//! never acquires tokens itself. [`with_token`] is the resource side of the token pattern:
+//! The clients take an [`AccessToken`] and report what the resource said in [`GraphError`],
+//! which names the service it came from; they never acquire tokens themselves, and they run on
+//! the engine's network stack (the `reqwest::Client` of `tessera_auth::http`). [`with_token`]
+//! is the resource side of the token pattern:
 //!
 //! - 401 with a claims challenge (`WWW-Authenticate: … error="insufficient_claims", claims="…"`,
 //!   Continuous Access Evaluation) → a token with those claims, then one retry;
@@ -19,7 +23,10 @@ use serde::{Deserialize, Serialize};
 use tessera_auth::secret::AccessToken;
 use url::Url;
 
+mod userinfo;
+
 pub use tessera_auth::challenge::claims_challenge;
+pub use userinfo::UserInfoClient;
 
 /// The scopes `/me` and the photo need.
 pub const PROFILE_SCOPES: [&str; 1] = ["User.Read"];
@@ -60,6 +67,9 @@ pub struct Profile {
     pub mobile_phone: Option<String>,
     /// Preferred language (`en-GB`, …).
     pub preferred_language: Option<String>,
+    /// The picture's URL, when the profile comes from a userinfo endpoint that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
 }
 
 /// A profile photo.
@@ -80,43 +90,79 @@ impl std::fmt::Debug for Photo {
     }
 }
 
-/// What Graph (or the way to it) answered instead of the resource.
+/// Which profile service answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Microsoft Graph.
+    Graph,
+    /// The identity provider's userinfo endpoint (OpenID Connect Core §5.3).
+    UserInfo,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::Graph => "Microsoft Graph",
+            Service::UserInfo => "the identity provider's userinfo endpoint",
+        })
+    }
+}
+
+/// What the profile service (or the way to it) answered instead of the profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     /// 401 with a claims challenge: get a token carrying `claims` (JSON), then retry.
-    #[error("Graph asks for a new token with claims (Continuous Access Evaluation)")]
+    #[error("{service} asks for a new token with claims (Continuous Access Evaluation)")]
     ClaimsChallenge {
+        /// Who asked.
+        service: Service,
         /// The decoded claims request, JSON.
         claims: String,
     },
-    /// 401: the token is expired, revoked or not for Graph.
-    #[error("Graph refused the access token: {message}")]
+    /// 401: the token is expired, revoked or not for this service.
+    #[error("{service} refused the access token: {message}")]
     InvalidToken {
-        /// Graph's message.
+        /// Who refused it.
+        service: Service,
+        /// The service's message.
         message: String,
     },
     /// 429 or 503 with `Retry-After`.
-    #[error("Graph is throttling requests; retry in {} s", retry_after.as_secs().max(1))]
+    #[error("{service} is throttling requests; retry in {} s", retry_after.as_secs().max(1))]
     Throttled {
+        /// Who throttles.
+        service: Service,
         /// How long to wait.
         retry_after: Duration,
     },
     /// Any other error status.
-    #[error("Graph answered {status} {code}: {message}")]
+    #[error("{service} answered {status} {code}: {message}")]
     Status {
+        /// Who answered.
+        service: Service,
         /// The HTTP status.
         status: u16,
-        /// Graph's `error.code`.
+        /// The error code (Graph's `error.code`, OAuth's `error`).
         code: String,
-        /// Graph's `error.message`.
+        /// The message.
         message: String,
     },
-    /// No answer (connection, time limit).
-    #[error("could not reach Microsoft Graph: {0}")]
-    Network(String),
-    /// An answer that is not what Graph sends.
-    #[error("unexpected answer from Microsoft Graph: {0}")]
-    InvalidResponse(String),
+    /// No answer (connection, certificate, time limit), with the cause.
+    #[error("could not reach {service}: {message}")]
+    Network {
+        /// Who could not be reached.
+        service: Service,
+        /// What went wrong, cause included (`certificate not trusted: UnknownIssuer`).
+        message: String,
+    },
+    /// An answer that is not what the service sends.
+    #[error("unexpected answer from {service}: {message}")]
+    InvalidResponse {
+        /// Who answered.
+        service: Service,
+        /// What was wrong with it.
+        message: String,
+    },
 }
 
 /// A Graph client for one base URL (`https://graph.microsoft.com/v1.0`, or the emulator's).
@@ -129,18 +175,15 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    /// A client for `base_url` with a 30-second time limit per request.
-    pub fn new(base_url: Url) -> Result<GraphClient, GraphError> {
+    /// A client for `base_url` on `http`, the engine's network stack
+    /// (`PublicClientApplication::http_client`).
+    pub fn new(http: reqwest::Client, base_url: Url) -> Result<GraphClient, GraphError> {
         if base_url.cannot_be_a_base() {
-            return Err(GraphError::InvalidResponse(format!(
-                "{base_url} cannot be a base URL"
-            )));
+            return Err(GraphError::InvalidResponse {
+                service: Service::Graph,
+                message: format!("{base_url} cannot be a base URL"),
+            });
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| GraphError::Network(e.to_string()))?;
         Ok(GraphClient {
             http,
             base: base_url,
@@ -161,7 +204,10 @@ impl GraphClient {
         response
             .json::<Profile>()
             .await
-            .map_err(|e| GraphError::InvalidResponse(format!("/me: {e}")))
+            .map_err(|e| GraphError::InvalidResponse {
+                service: Service::Graph,
+                message: format!("/me: {e}"),
+            })
     }
 
     /// The 96×96 photo, else the default-size one; `None` when the user has none (404).
@@ -179,14 +225,15 @@ impl GraphClient {
                         .unwrap_or("image/jpeg")
                         .to_owned();
                     if !content_type.starts_with("image/") {
-                        return Err(GraphError::InvalidResponse(format!(
-                            "the photo is {content_type}, not an image"
-                        )));
+                        return Err(GraphError::InvalidResponse {
+                            service: Service::Graph,
+                            message: format!("the photo is {content_type}, not an image"),
+                        });
                     }
-                    let bytes = response
-                        .bytes()
-                        .await
-                        .map_err(|e| GraphError::Network(e.to_string()))?;
+                    let bytes = response.bytes().await.map_err(|e| GraphError::Network {
+                        service: Service::Graph,
+                        message: tessera_auth::http::describe(&e),
+                    })?;
                     return Ok(Some(Photo {
                         content_type,
                         bytes: bytes.to_vec(),
@@ -210,7 +257,7 @@ impl GraphClient {
     /// One GET, with a short `Retry-After` waited out once.
     async fn get(&self, url: Url, token: &AccessToken) -> Result<reqwest::Response, GraphError> {
         match self.get_once(url.clone(), token).await {
-            Err(GraphError::Throttled { retry_after }) if retry_after <= SHORT_RETRY_AFTER => {
+            Err(GraphError::Throttled { retry_after, .. }) if retry_after <= SHORT_RETRY_AFTER => {
                 tokio::time::sleep(retry_after).await;
                 self.get_once(url, token).await
             }
@@ -225,6 +272,7 @@ impl GraphClient {
     ) -> Result<reqwest::Response, GraphError> {
         if let Some(remaining) = self.throttle_remaining() {
             return Err(GraphError::Throttled {
+                service: Service::Graph,
                 retry_after: remaining,
             });
         }
@@ -234,7 +282,10 @@ impl GraphClient {
             .bearer_auth(token.secret())
             .send()
             .await
-            .map_err(|e| GraphError::Network(e.without_url().to_string()))?;
+            .map_err(|e| GraphError::Network {
+                service: Service::Graph,
+                message: tessera_auth::http::describe(&e),
+            })?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);
@@ -252,8 +303,14 @@ impl GraphClient {
         match status {
             401 => Err(
                 match www_authenticate.as_deref().and_then(claims_challenge) {
-                    Some(claims) => GraphError::ClaimsChallenge { claims },
-                    None => GraphError::InvalidToken { message },
+                    Some(claims) => GraphError::ClaimsChallenge {
+                        service: Service::Graph,
+                        claims,
+                    },
+                    None => GraphError::InvalidToken {
+                        service: Service::Graph,
+                        message,
+                    },
                 },
             ),
             429 | 503 => {
@@ -262,9 +319,13 @@ impl GraphClient {
                     .map(Duration::from_secs)
                     .unwrap_or(DEFAULT_RETRY_AFTER);
                 self.throttle_for(retry_after);
-                Err(GraphError::Throttled { retry_after })
+                Err(GraphError::Throttled {
+                    service: Service::Graph,
+                    retry_after,
+                })
             }
             _ => Err(GraphError::Status {
+                service: Service::Graph,
                 status,
                 code,
                 message,
@@ -343,7 +404,7 @@ where
     let token = acquire(TokenNeed::Any).await.map_err(CallError::Token)?;
     let need = match call(token).await {
         Ok(value) => return Ok(value),
-        Err(GraphError::ClaimsChallenge { claims }) => TokenNeed::Claims(claims),
+        Err(GraphError::ClaimsChallenge { claims, .. }) => TokenNeed::Claims(claims),
         Err(GraphError::InvalidToken { .. }) => TokenNeed::ForceRefresh,
         Err(other) => return Err(CallError::Graph(other)),
     };

@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 use tessera_auth::secret::AccessToken;
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{Config, InteractiveRequest, PublicClientApplication, SilentRequest};
 use tessera_graph::{with_token, CallError, GraphClient, GraphError, TokenNeed, PROFILE_SCOPES};
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+use tessera_test_support::ScriptedBrowser;
 
 struct World {
     idp: RunningIdp,
@@ -28,7 +28,7 @@ async fn signed_in(username: &str) -> (World, tessera_auth::Account) {
         .await
         .unwrap()
         .account;
-    let graph = GraphClient::new(idp.graph_url()).unwrap();
+    let graph = GraphClient::new(reqwest::Client::new(), idp.graph_url()).unwrap();
     let world = World { idp, app, graph };
     (world, account)
 }
@@ -103,7 +103,7 @@ async fn a_claims_challenge_gets_one_new_token_with_the_claims_and_one_retry() {
         .await;
     let stale = world.token(&ada, TokenNeed::Any).await;
     let err = world.graph.me(&stale).await.unwrap_err();
-    let GraphError::ClaimsChallenge { claims } = err else {
+    let GraphError::ClaimsChallenge { claims, .. } = err else {
         panic!("expected a claims challenge, got {err:?}")
     };
     assert!(claims.contains("\"acrs\""), "decoded claims JSON: {claims}");
@@ -178,12 +178,12 @@ async fn throttling_is_waited_out_when_short_and_respected_when_long() {
         .await;
     let err = world.graph.me(&token).await.unwrap_err();
     assert!(
-        matches!(err, GraphError::Throttled { retry_after } if retry_after.as_secs() == 120),
+        matches!(err, GraphError::Throttled { retry_after, .. } if retry_after.as_secs() == 120),
         "{err:?}"
     );
     let again = world.graph.me(&token).await.unwrap_err();
     assert!(
-        matches!(again, GraphError::Throttled { retry_after } if retry_after.as_secs() <= 120),
+        matches!(again, GraphError::Throttled { retry_after, .. } if retry_after.as_secs() <= 120),
         "{again:?}"
     );
     assert_eq!(

@@ -9,16 +9,33 @@ use tessera_config::{Endpoints, Settings};
 
 use crate::storage::Storage;
 
-/// The engine's configuration for `endpoints`. Tokens carry the `cp1` capability, so the
-/// provider may send Continuous Access Evaluation claims challenges, which Tessera answers;
-/// requests that name no scopes get Graph's profile scopes.
+/// What an OpenID Connect provider's profile needs: the userinfo endpoint's claims
+/// (Core §5.4), and a refresh token.
+pub const OIDC_DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The engine's configuration for `endpoints`. For Microsoft authorities, tokens carry the
+/// client capabilities (`cp1`: Continuous Access Evaluation claims challenges, which Tessera
+/// answers) and requests that name no scopes get Graph's profile scopes; other providers get
+/// no capabilities and the OpenID Connect scopes of their userinfo endpoint.
 pub fn engine_config(endpoints: &Endpoints, settings: &Settings) -> Config {
     let mut config = Config::new(&endpoints.client_id, endpoints.authority.as_str());
-    config.default_scopes = tessera_graph::PROFILE_SCOPES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    config.client_capabilities = vec!["cp1".into()];
+    config.authority_type = endpoints.authority_type;
+    let microsoft = endpoints
+        .parsed_authority()
+        .is_ok_and(|authority| authority.is_microsoft());
+    config.default_scopes = match (&settings.scopes[..], microsoft) {
+        ([], true) => tessera_graph::PROFILE_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ([], false) => OIDC_DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),
+        (scopes, _) => scopes.to_vec(),
+    };
+    if microsoft {
+        config.client_capabilities = settings.client_capabilities.clone();
+    }
+    config.refresh_token_refusals = settings.refresh_token_refusals.clone();
+    config.http.extra_ca_file = settings.extra_ca_file.as_deref().map(Into::into);
     config.renewal_offset = Duration::from_secs(settings.renewal_offset_secs);
     config
 }

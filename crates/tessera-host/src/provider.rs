@@ -4,8 +4,12 @@
 //! embedded default: a newcomer signs in with a test user and no registration). With a client
 //! id (setting, policy or `TESSERA_CLIENT_ID`) and optionally an authority, the same binary
 //! talks to Microsoft Entra ID or any OpenID Connect provider; `tessera-config` decides which.
+//!
+//! The embedded provider is the `embedded-idp` feature (on by default). An enterprise build
+//! without it (`--no-default-features`) leaves the emulator and its server stack out; it then
+//! needs a configured provider and says so.
 
-use tessera_idp::{IdpOptions, Seed, DEFAULT_CLIENT_ID};
+use tessera_config::endpoints::EMBEDDED_CLIENT_ID;
 
 pub use tessera_config::{ConfigError, Endpoints, ProviderChoice};
 
@@ -16,6 +20,9 @@ pub const EMBEDDED_STATE_FILE: &str = "embedded-idp.json";
 /// to the next (and so the token cache's entries stay valid); another free port is used when it
 /// is taken.
 pub const EMBEDDED_PORT: u16 = 47100;
+
+/// What a build without the `embedded-idp` feature says when nothing is configured.
+pub const NO_EMBEDDED_PROVIDER: &str = "this build of Tessera has no embedded test identity provider (it was built without the embedded-idp feature): configure your provider with TESSERA_AUTHORITY and TESSERA_CLIENT_ID, the authority and clientId settings, or the policy file";
 
 /// The provider in use, and the embedded server when there is one.
 #[derive(Debug)]
@@ -30,9 +37,11 @@ pub struct Provider {
 #[derive(Debug)]
 enum Embedded {
     /// Started in this process, kept alive as long as the [`Provider`] (the app's own).
-    Own(tessera_idp::RunningIdp),
+    #[cfg(feature = "embedded-idp")]
+    Own(Box<tessera_idp::RunningIdp>),
     /// Another process's, found on [`EMBEDDED_PORT`]: the running app's, when the command
     /// line runs beside it.
+    #[cfg(feature = "embedded-idp")]
     Joined,
 }
 
@@ -64,19 +73,27 @@ impl Provider {
         state_dir: Option<&std::path::Path>,
         join: bool,
     ) -> Result<Provider, String> {
-        let redirect_uri = match choice {
-            ProviderChoice::Configured(endpoints) => {
-                return Ok(Provider {
-                    endpoints,
-                    embedded: None,
-                })
+        match choice {
+            ProviderChoice::Configured(endpoints) => Ok(Provider {
+                endpoints,
+                embedded: None,
+            }),
+            ProviderChoice::Embedded { redirect_uri } => {
+                Self::start_embedded(redirect_uri, state_dir, join).await
             }
-            ProviderChoice::Embedded { redirect_uri } => redirect_uri,
-        };
-        let options = |port| IdpOptions {
+        }
+    }
+
+    #[cfg(feature = "embedded-idp")]
+    async fn start_embedded(
+        redirect_uri: url::Url,
+        state_dir: Option<&std::path::Path>,
+        join: bool,
+    ) -> Result<Provider, String> {
+        let options = |port| tessera_idp::IdpOptions {
             port,
             state_file: state_dir.map(|dir| dir.join(EMBEDDED_STATE_FILE)),
-            ..IdpOptions::default()
+            ..tessera_idp::IdpOptions::default()
         };
         let idp = match tessera_idp::start(options(EMBEDDED_PORT)).await {
             Ok(idp) => idp,
@@ -99,12 +116,23 @@ impl Provider {
         Ok(Provider {
             endpoints: Endpoints {
                 authority: idp.authority(),
-                client_id: DEFAULT_CLIENT_ID.to_owned(),
-                graph_url: idp.graph_url(),
+                authority_type: None,
+                client_id: EMBEDDED_CLIENT_ID.to_owned(),
+                graph_url: Some(idp.graph_url()),
                 redirect_uri,
             },
-            embedded: Some(Embedded::Own(idp)),
+            embedded: Some(Embedded::Own(Box::new(idp))),
         })
+    }
+
+    /// Without the emulator, nothing configured is an error that says what to configure.
+    #[cfg(not(feature = "embedded-idp"))]
+    async fn start_embedded(
+        _redirect_uri: url::Url,
+        _state_dir: Option<&std::path::Path>,
+        _join: bool,
+    ) -> Result<Provider, String> {
+        Err(NO_EMBEDDED_PROVIDER.to_owned())
     }
 
     /// The embedded provider's endpoints on its usual port, without starting it: enough for
@@ -118,8 +146,9 @@ impl Provider {
         };
         Ok(Endpoints {
             authority: at("common")?,
-            client_id: DEFAULT_CLIENT_ID.to_owned(),
-            graph_url: at("v1.0")?,
+            authority_type: None,
+            client_id: EMBEDDED_CLIENT_ID.to_owned(),
+            graph_url: Some(at("v1.0")?),
             redirect_uri,
         })
     }
@@ -132,6 +161,7 @@ impl Provider {
     /// Stops the embedded server this process runs, if any, letting requests in flight finish
     /// (its state file is already up to date: it is written after each change).
     pub async fn stop(self) {
+        #[cfg(feature = "embedded-idp")]
         if let Some(Embedded::Own(idp)) = self.embedded {
             idp.stop().await;
         }
@@ -139,20 +169,21 @@ impl Provider {
 
     /// The sign-in names of the embedded provider's test users (none otherwise).
     pub fn test_users(&self) -> Vec<String> {
+        #[cfg(feature = "embedded-idp")]
         if self.is_embedded() {
-            Seed::default()
+            return tessera_idp::Seed::default()
                 .users
                 .into_iter()
                 .map(|u| u.username)
-                .collect()
-        } else {
-            vec![]
+                .collect();
         }
+        vec![]
     }
 }
 
 /// Whether `authority` is a tessera-idp's: its loopback-only control API answers with its
 /// counters.
+#[cfg(feature = "embedded-idp")]
 async fn is_embedded_provider(authority: &url::Url) -> bool {
     let Ok(url) = authority.join("/__control/stats") else {
         return false;
@@ -172,7 +203,7 @@ async fn is_embedded_provider(authority: &url::Url) -> bool {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded-idp"))]
 mod tests {
     #[test]
     fn the_configuration_crate_knows_the_embedded_client_id() {

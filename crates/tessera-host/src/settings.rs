@@ -14,8 +14,9 @@ pub fn resolve_environment(
     let settings_file = tessera_config::app_config_dir()
         .unwrap_or_else(|| PathBuf::from("."))
         .join("settings.json");
-    let policy = Policy::load(&policy::policy_path(&var))?;
-    let resolved = resolve_file(&settings_file, &var, policy.as_ref())?;
+    let (policy, ignored) = policy::load_in_force(&policy::default_policy_path(), &var)?;
+    let mut resolved = resolve_file(&settings_file, &var, policy.as_ref())?;
+    resolved.warnings.extend(ignored);
     Ok((resolved, settings_file))
 }
 

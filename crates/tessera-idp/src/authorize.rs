@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use url::Url;
 
+use crate::behaviour::{ClaimsParameter, RedirectUriMatching};
 use crate::ids::random_token;
 use crate::oauth_error::OAuthError;
 use crate::pages;
@@ -146,12 +147,15 @@ pub async fn login_step(idp: Arc<Idp>, step: String, form: HashMap<String, Strin
                 let request = tx.request.clone();
                 store.transactions.remove(&tx_id);
                 drop(store);
+                // Entra answers the user's cancel with `error_subcode=cancel`, which is how MSAL
+                // tells it from other denials (MSAL.NET `AuthorizationResult`).
                 let error = OAuthError::new(
                     StatusCode::BAD_REQUEST,
                     "access_denied",
                     65004,
                     "User declined to consent to access the app.",
-                );
+                )
+                .with_suberror("cancel");
                 return redirect_error(&idp, &Target::from(&request), &error);
             }
         }
@@ -215,7 +219,11 @@ fn advance(idp: &Idp, tx_id: &str) -> Response {
     let tenant = tx.request.tenant.clone();
     let page = match step {
         Step::Credentials => {
+            // An opaque login_hint claim stands for its user's name on the form.
             let hint = tx.request.login_hint.clone().unwrap_or_default();
+            let hint = crate::token::login_hint_oid(&hint)
+                .and_then(|oid| idp.seed.user_by_oid(&oid).map(|u| u.username.clone()))
+                .unwrap_or(hint);
             pages::login(
                 &login_action(idp, &tenant, "credentials"),
                 tx_id,
@@ -268,6 +276,16 @@ fn advance(idp: &Idp, tx_id: &str) -> Response {
             let mut params = vec![("code", code)];
             if idp.flavor == Flavor::Entra {
                 params.push(("session_state", crate::ids::guid()));
+                // Entra returns `client_info` on the authorization response too when asked
+                // (`client_info=1`), as MSAL reads it there.
+                if tx.request.client_info {
+                    if let Some(oid) = &tx.user {
+                        params.push((
+                            "client_info",
+                            crate::token::client_info(oid, &idp.seed.tenant.id),
+                        ));
+                    }
+                }
             }
             let mut response = redirect(idp, &target, params);
             if let Some(cookie) = cookie {
@@ -299,11 +317,25 @@ fn next_step(idp: &Idp, store: &mut Store, tx: &mut Transaction) -> Step {
                 Step::Pick
             };
         }
-        if let Some(hint) = &tx.request.login_hint {
+        // `sid` (OpenID Connect Front-Channel Logout §3) names one user's session in this
+        // browser.
+        let session_named = tx.request.sid.as_ref().and_then(|sid| {
+            let cookie = tx.session_id.as_deref()?;
+            signed_in
+                .iter()
+                .find(|u| &session_id_claim(cookie, &u.oid) == sid)
+        });
+        if let Some(user) = session_named {
+            tx.user = Some(user.oid.clone());
+        } else if let Some(hint) = &tx.request.login_hint {
+            // A username, or the opaque `login_hint` claim of an earlier ID token.
+            let claimed = crate::token::login_hint_oid(hint);
             let hinted = signed_in.iter().find(|u| {
-                idp.seed
-                    .user_by_oid(&u.oid)
-                    .is_some_and(|user| user.username.eq_ignore_ascii_case(hint))
+                claimed.as_deref() == Some(u.oid.as_str())
+                    || idp
+                        .seed
+                        .user_by_oid(&u.oid)
+                        .is_some_and(|user| user.username.eq_ignore_ascii_case(hint))
             });
             match hinted {
                 Some(user) => tx.user = Some(user.oid.clone()),
@@ -377,6 +409,7 @@ fn finish(idp: &Idp, store: &mut Store, tx: &Transaction) -> (String, Option<Vec
         existing.as_ref().map_or(now, |u| u.auth_time)
     };
     let mut cookies = None;
+    let mut session_cookie_value = tx.session_id.clone();
     if tx.fresh_login || tx.mfa {
         let alive = tx.session_id.clone().filter(|sid| {
             store
@@ -416,7 +449,9 @@ fn finish(idp: &Idp, store: &mut Store, tx: &Transaction) -> (String, Option<Vec
         session.persistent = persistent;
         session.expires_at = now + lifetime;
         cookies = Some(session_cookies(&sid, persistent));
+        session_cookie_value = Some(sid);
     }
+    let session = session_cookie_value.map(|cookie| session_id_claim(&cookie, &oid));
     let code = random_token(48);
     idp.witness(&code);
     store.codes.insert(
@@ -433,9 +468,16 @@ fn finish(idp: &Idp, store: &mut Store, tx: &Transaction) -> (String, Option<Vec
             auth_time,
             issued_at: now,
             redeemed: false,
+            session,
         },
     );
     (code, cookies)
+}
+
+/// The `sid` claim of `oid`'s session in the browser whose session cookie is `cookie`: a
+/// digest, never the cookie itself.
+pub fn session_id_claim(cookie: &str, oid: &str) -> String {
+    secret_key(&format!("{cookie}:{oid}"))[..22].to_owned()
 }
 
 /// `Set-Cookie` values for a session: a persistent cookie with an expiry, or a browser-session
@@ -579,7 +621,7 @@ fn validate(
         )
     })?;
     // The device flow's own completion page is every public client's redirect URI here.
-    if !redirect_uri_registered(&client.redirect_uris, redirect_uri)
+    if !redirect_uri_matches(idp, &client.redirect_uris, redirect_uri)
         && redirect_uri != crate::device::completion_uri(idp)
     {
         return Err(show(50011, format!("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.", client.client_id)));
@@ -665,6 +707,17 @@ fn validate(
             _ => return Err(malformed("The claims parameter is not a JSON object.")),
         },
     };
+    // A provider that does not support Entra's use of `claims` (`access_token.xms_cc`)
+    // refuses any member but Core §5.5's two, as certified providers do.
+    if let Some(object) = claims.as_ref().and_then(|c| c.as_object()) {
+        let core_only = object.keys().all(|k| k == "userinfo" || k == "id_token");
+        if idp.behaviour.claims_parameter == ClaimsParameter::Refused && !core_only {
+            return Err(reject(OAuthError::invalid_request(
+                9002313,
+                "claims parameter should have userinfo or id_token properties",
+            )));
+        }
+    }
     Ok(AuthorizeRequest {
         tenant: tenant.to_owned(),
         client_id: client.client_id.clone(),
@@ -675,6 +728,8 @@ fn validate(
         code_challenge,
         prompt,
         login_hint: get("login_hint").map(str::to_owned),
+        sid: get("sid").map(str::to_owned),
+        client_info: get("client_info") == Some("1"),
         response_mode,
         claims,
     })
@@ -689,6 +744,15 @@ pub fn scope_error(error: &'static str, e: &ScopeError) -> OAuthError {
         .map(|(code, d)| (code.parse().unwrap_or(70011), d.to_owned()))
         .unwrap_or((70011, text.clone()));
     OAuthError::new(StatusCode::BAD_REQUEST, error, code, &description)
+}
+
+/// Whether `candidate` is one of `registered`, as this provider matches them
+/// ([`RedirectUriMatching`]).
+pub fn redirect_uri_matches(idp: &Idp, registered: &[String], candidate: &str) -> bool {
+    match idp.behaviour.redirect_uri_matching {
+        RedirectUriMatching::LoopbackAnyPort => redirect_uri_registered(registered, candidate),
+        RedirectUriMatching::Exact => registered.iter().any(|r| r == candidate),
+    }
 }
 
 /// Entra's rule: exact match, except that loopback redirect URIs match on any port

@@ -1,12 +1,11 @@
 //! `/__control/`: the tests' levers (lifetimes, revocation, MFA, consent, sessions, faults,
 //! claims challenges, key rotation, clock skew) and counters. Loopback callers only.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -17,6 +16,7 @@ use serde_json::{json, Value};
 use crate::faults::Fault;
 use crate::keys::SigningKey;
 use crate::state::{ClaimsChallenge, Idp};
+use crate::tls::Peer;
 
 type Shared = State<Arc<Idp>>;
 
@@ -35,6 +35,10 @@ pub fn routes() -> Router<Arc<Idp>> {
             "/users/{username}/refresh-tokens/revoke",
             post(revoke_refresh_tokens),
         )
+        .route(
+            "/users/{username}/refresh-tokens/forget",
+            post(forget_refresh_tokens),
+        )
         .route("/users/{username}/mfa", post(set_mfa))
         .route("/users/{username}/consent", delete(withdraw_consent))
         .route("/users/{username}/sessions", delete(end_sessions))
@@ -52,20 +56,35 @@ pub fn routes() -> Router<Arc<Idp>> {
         .layer(axum::middleware::from_fn(loopback_only))
 }
 
-/// Refuses callers that are not on this machine, even if the provider was bound wider.
+/// Refuses callers that are not on this machine, even if the provider was bound wider, and
+/// state-changing requests that are not JSON: a web page can send a "simple" cross-site
+/// request (a form, a bodiless `fetch`) to a loopback port without a CORS preflight, but not
+/// one with `Content-Type: application/json` (Fetch Standard, CORS-safelisted request
+/// headers).
 async fn loopback_only(request: Request, next: Next) -> Response {
     let loopback = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
-    if loopback {
-        next.run(request).await
-    } else {
-        problem(
+        .get::<ConnectInfo<Peer>>()
+        .is_some_and(|ConnectInfo(Peer(addr))| addr.ip().is_loopback());
+    if !loopback {
+        return problem(
             StatusCode::FORBIDDEN,
             "the control API answers loopback callers only",
-        )
+        );
     }
+    let changes_state = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if changes_state && !json {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "state-changing control requests must be application/json",
+        );
+    }
+    next.run(request).await
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -100,6 +119,7 @@ async fn index() -> Response {
         "GET|POST /__control/lifetimes": "{access_token, refresh_token, refresh_in} in seconds",
         "POST /__control/users/{username}/refresh-tokens/expire": "next refresh: invalid_grant AADSTS700082",
         "POST /__control/users/{username}/refresh-tokens/revoke": "next refresh: invalid_grant AADSTS50173",
+        "POST /__control/users/{username}/refresh-tokens/forget": "the provider forgets them, as after losing its state: next refresh gets the unknown-token answer",
         "POST /__control/users/{username}/mfa": "{required: bool}; refresh: interaction_required AADSTS50076",
         "DELETE /__control/users/{username}/consent": "withdraw consent (AADSTS65001)",
         "DELETE /__control/users/{username}/sessions": "end the user's browser sessions (prompt=none: login_required)",
@@ -231,6 +251,17 @@ async fn revoke_refresh_tokens(State(idp): Shared, Path(username): Path<String>)
     ok(json!({ "revoked_upto": upto }))
 }
 
+async fn forget_refresh_tokens(State(idp): Shared, Path(username): Path<String>) -> Response {
+    let oid = match user_oid(&idp, &username) {
+        Ok(oid) => oid,
+        Err(r) => return r,
+    };
+    let mut store = idp.store();
+    let before = store.refresh_tokens.len();
+    store.refresh_tokens.retain(|_, grant| grant.oid != oid);
+    ok(json!({ "forgotten": before - store.refresh_tokens.len() }))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MfaSetting {
@@ -350,7 +381,8 @@ struct RotateRequest {
 
 async fn rotate_keys(State(idp): Shared, payload: Option<Json<RotateRequest>>) -> Response {
     let request = payload.map(|Json(r)| r).unwrap_or_default();
-    let key = match tokio::task::spawn_blocking(SigningKey::generate).await {
+    let algorithm = idp.behaviour.signing_algorithm;
+    let key = match tokio::task::spawn_blocking(move || SigningKey::generate_for(algorithm)).await {
         Ok(Ok(key)) => key,
         _ => return problem(StatusCode::INTERNAL_SERVER_ERROR, "key generation failed"),
     };

@@ -4,19 +4,14 @@
 //! For `common` and `organizations` its issuer is the literal template
 //! `https://login.microsoftonline.com/{tenantid}/v2.0`: clients substitute the token's `tid`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::authorize::{
-    redirect_uri_registered, session_cookie, PERSISTENT_COOKIE, SESSION_COOKIE,
-};
 use crate::ids::is_guid;
 use crate::oauth_error::OAuthError;
-use crate::pages;
 use crate::state::{Flavor, Idp};
 
 impl Idp {
@@ -67,16 +62,33 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
         return error.into_response_for(&idp, None);
     }
     let device = idp.store().device.enabled;
+    let algorithm = idp.keyset().active.algorithm().name();
+    let claims_parameter =
+        idp.behaviour.claims_parameter == crate::behaviour::ClaimsParameter::Accepted;
     let mut document = match idp.flavor {
         Flavor::Entra => {
-            let at = |path: &str| idp.url(&format!("{tenant}/{path}"));
+            // A tenant named by its domain is its id in every endpoint, as Entra answers.
+            let segment = if tenant.contains('.') {
+                idp.seed.tenant.id.clone()
+            } else {
+                tenant.clone()
+            };
+            let at = |path: &str| idp.url(&format!("{segment}/{path}"));
+            let graph_host = idp.msgraph_host.clone().unwrap_or_else(|| {
+                let host = idp.base.host_str().unwrap_or("127.0.0.1");
+                match idp.base.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                }
+            });
             json!({
                 "token_endpoint": at("oauth2/v2.0/token"),
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
                 "jwks_uri": at("discovery/v2.0/keys"),
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
-                "id_token_signing_alg_values_supported": ["RS256"],
+                "id_token_signing_alg_values_supported": [algorithm],
+                "claims_parameter_supported": claims_parameter,
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
                 "issuer": idp.advertised_issuer(&tenant),
@@ -91,7 +103,7 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
                 "tenant_region_scope": "EU",
                 "cloud_instance_name": idp.base.host_str().unwrap_or("127.0.0.1"),
                 "cloud_graph_host_name": idp.base.host_str().unwrap_or("127.0.0.1"),
-                "msgraph_host": idp.url("").trim_end_matches('/').trim_start_matches("http://"),
+                "msgraph_host": graph_host,
             })
         }
         Flavor::Oidc => json!({
@@ -100,6 +112,7 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
             "token_endpoint": idp.url("token"),
             "jwks_uri": idp.url("jwks"),
             "end_session_endpoint": idp.url("logout"),
+            "userinfo_endpoint": idp.url("userinfo"),
             "device_authorization_endpoint": device.then(|| idp.url("devicecode")),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "fragment", "form_post"],
@@ -109,7 +122,8 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
                 json!(["authorization_code", "refresh_token"])
             },
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": [algorithm],
+            "claims_parameter_supported": claims_parameter,
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "token_endpoint_auth_methods_supported": ["none"],
             "code_challenge_methods_supported": ["S256"],
@@ -136,50 +150,12 @@ pub async fn keys(idp: Arc<Idp>, tenant: String) -> Response {
     let keys: Vec<Value> = idp
         .keyset()
         .all()
-        .map(|k| k.jwk(issuer.as_deref()))
+        .map(|k| match idp.behaviour.key_ids {
+            true => k.jwk(issuer.as_deref()),
+            false => k.jwk_without_kid(),
+        })
         .collect();
     axum::Json(json!({ "keys": keys })).into_response()
-}
-
-/// `GET …/oauth2/v2.0/logout`: ends the browser session, then goes to
-/// `post_logout_redirect_uri` when it is registered, or shows "You signed out".
-pub async fn logout(idp: Arc<Idp>, headers: HeaderMap, query: HashMap<String, String>) -> Response {
-    let mut store = idp.store();
-    store.count("logout");
-    if let Some(sid) = session_cookie(&headers) {
-        store.sessions.remove(&crate::state::secret_key(&sid));
-    }
-    drop(store);
-    let registered = |uri: &str| {
-        idp.seed
-            .clients
-            .iter()
-            .any(|c| redirect_uri_registered(&c.redirect_uris, uri))
-    };
-    let mut response = match query.get("post_logout_redirect_uri") {
-        Some(uri) if registered(uri) => {
-            let mut url = match url::Url::parse(uri) {
-                Ok(url) => url,
-                Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-            };
-            if let Some(state) = query.get("state") {
-                url.query_pairs_mut().append_pair("state", state);
-            }
-            match HeaderValue::from_str(url.as_str()) {
-                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
-                Err(_) => StatusCode::BAD_REQUEST.into_response(),
-            }
-        }
-        _ => Html(pages::signed_out()).into_response(),
-    };
-    for name in [PERSISTENT_COOKIE, SESSION_COOKIE] {
-        if let Ok(value) = HeaderValue::from_str(&format!(
-            "{name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"
-        )) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    response
 }
 
 /// `GET /common/oauth2/nativeclient`: the page desktop apps' embedded webviews land on.

@@ -145,9 +145,7 @@ fn authenticate(idp: &Idp, headers: &HeaderMap) -> Result<User, Response> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("Access token is empty."))?;
-    let claims = idp
-        .keyset()
-        .verify(token)
+    let claims = token_claims(idp, token)
         .map_err(|e| unauthorized(&format!("Access token validation failure: {e}.")))?;
     let audience_ok = [GRAPH_APP_ID, GRAPH_RESOURCE]
         .iter()
@@ -214,9 +212,13 @@ fn authenticate(idp: &Idp, headers: &HeaderMap) -> Result<User, Response> {
 /// The claims challenge a token fails, if any. As Graph does, only clients that declared the
 /// `cp1` capability (`xms_cc`) get challenges; others keep working until their tokens expire.
 fn unmet_challenge(idp: &Idp, oid: &str, claims: &Value) -> Option<Value> {
-    let capable = claims["xms_cc"]
-        .as_array()
-        .is_some_and(|values| values.iter().any(|v| v == "cp1"));
+    // Capabilities compare case-insensitively: MSAL sends what the app configured (`CP1` as
+    // well as `cp1`).
+    let capable = claims["xms_cc"].as_array().is_some_and(|values| {
+        values
+            .iter()
+            .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case("cp1")))
+    });
     if !capable {
         return None;
     }
@@ -237,6 +239,43 @@ fn unmet_challenge(idp: &Idp, oid: &str, claims: &Value) -> Option<Value> {
             )
         }
     }
+}
+
+/// The claims an access token stands for: a JWT's, verified against the provider's keys, or
+/// an opaque token's, looked up.
+pub(crate) fn token_claims(idp: &Idp, token: &str) -> Result<Value, String> {
+    if !token.contains('.') {
+        return idp
+            .store()
+            .opaque_tokens
+            .get(&crate::state::secret_key(token))
+            .cloned()
+            .ok_or_else(|| "the token is unknown".to_owned());
+    }
+    idp.keyset().verify(token).map_err(|e| e.to_string())
+}
+
+/// The bearer token's claims, checked as a resource server checks them: known, from this
+/// issuer, not expired (no clock skew, so tests can expire tokens with the clock control).
+pub(crate) fn bearer_claims(idp: &Idp, headers: &HeaderMap) -> Result<Value, String> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or("no bearer token")?;
+    let claims = token_claims(idp, token)?;
+    if claims["iss"] != idp.issuer(&idp.seed.tenant.id).as_str() {
+        return Err("the token is from another issuer".into());
+    }
+    if claims["exp"].as_i64().unwrap_or(0) <= idp.clock.now() {
+        return Err("the token is expired".into());
+    }
+    Ok(claims)
 }
 
 fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {

@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod authorize;
+pub mod behaviour;
 mod clock;
 mod control;
 mod device;
@@ -29,13 +30,15 @@ mod faults;
 mod graph;
 mod ids;
 mod keys;
+mod logout;
 mod oauth_error;
 mod pages;
 mod scopes;
 mod seed;
 mod state;
+mod tls;
 mod token;
-pub mod user_agent;
+mod userinfo;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -50,13 +53,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
 
+pub use behaviour::Behaviour;
 pub use faults::{Fault, FaultKind, Target};
-pub use keys::SigningKey;
+pub use keys::{Algorithm, SigningKey};
 pub use seed::{
     Api, Client, Seed, SeedError, Tenant, User, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD,
     DEFAULT_TENANT_ID,
 };
 pub use state::{ClaimsChallenge, Flavor, Lifetimes};
+pub use tls::{Peer, TlsOptions};
 
 use faults::Target as T;
 use state::Idp;
@@ -79,6 +84,20 @@ pub struct IdpOptions {
     /// Keep every secret issued or received, for [`RunningIdp::secrets_seen`] (tests that
     /// check logs for leaks). Off by default: the app's embedded provider keeps none.
     pub record_secrets: bool,
+    /// How it behaves where providers differ; the flavour's preset when `None`
+    /// ([`Behaviour::entra`], [`Behaviour::oidc`]).
+    pub behaviour: Option<Behaviour>,
+    /// Serve HTTPS with a throw-away CA ([`RunningIdp::ca_file`]); plain HTTP when `None`.
+    pub tls: Option<TlsOptions>,
+    /// The base URL the provider names itself by (issuer, endpoints, pages), when it plays a
+    /// public host (`https://login.microsoftonline.com/`) that a client's resolver sends here.
+    /// `https://127.0.0.1:{port}/` (or `http://` without TLS) when `None`.
+    pub public_url: Option<Url>,
+    /// The `msgraph_host` its Entra discovery document advertises; its own host when `None`.
+    pub msgraph_host: Option<String>,
+    /// Mount the control API (`/__control`). The tests' provider has it; the app's embedded
+    /// one does not, so that no local program can revoke, skew or rotate anything there.
+    pub control: bool,
 }
 
 impl Default for IdpOptions {
@@ -90,6 +109,11 @@ impl Default for IdpOptions {
             signing_key: None,
             state_file: None,
             record_secrets: false,
+            behaviour: None,
+            tls: None,
+            public_url: None,
+            msgraph_host: None,
+            control: true,
         }
     }
 }
@@ -117,6 +141,12 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct RunningIdp {
     base: Url,
+    local_addr: SocketAddr,
+    /// Its own loopback address (for the control API when it plays a public host), and a
+    /// client that trusts its certificate.
+    local_base: Url,
+    control_client: reqwest::Client,
+    ca_file: Option<std::path::PathBuf>,
     flavor: Flavor,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -124,9 +154,19 @@ pub struct RunningIdp {
 }
 
 impl RunningIdp {
-    /// `http://127.0.0.1:{port}/`.
+    /// `http://127.0.0.1:{port}/` (`https://` with TLS), or the public URL it plays.
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    /// Where it listens: the address a client's resolver must send its public host to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The PEM file of the CA that signed its certificate, when it serves TLS.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
     }
 
     /// The authority clients configure: `{base}common` for Entra, the issuer for OIDC.
@@ -167,8 +207,12 @@ impl RunningIdp {
         path: &str,
         body: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let url = self.url(&format!("__control/{}", path.trim_start_matches('/')));
-        let response = reqwest::Client::new()
+        let url = self
+            .local_base
+            .join(&format!("__control/{}", path.trim_start_matches('/')))
+            .map_err(|e| format!("control {path}: {e}"))?;
+        let response = self
+            .control_client
             .request(method, url)
             .json(&body)
             .send()
@@ -226,12 +270,31 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
             port: options.port,
             source,
         })?;
-    let port = listener
+    let local_addr = listener
         .local_addr()
-        .map_err(|e| StartError::Setup(e.to_string()))?
-        .port();
-    let base = Url::parse(&format!("http://127.0.0.1:{port}/"))
         .map_err(|e| StartError::Setup(e.to_string()))?;
+    let port = local_addr.port();
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base = match &options.public_url {
+        Some(url) => {
+            let mut url = url.clone();
+            if !url.path().ends_with('/') {
+                let path = format!("{}/", url.path());
+                url.set_path(&path);
+            }
+            url
+        }
+        None => Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
+            .map_err(|e| StartError::Setup(e.to_string()))?,
+    };
+    let behaviour = options.behaviour.clone().unwrap_or(match options.flavor {
+        Flavor::Entra => Behaviour::entra(),
+        Flavor::Oidc => Behaviour::oidc(),
+    });
     let kept = options.state_file.as_deref().and_then(load_kept_state);
     let keys = match (&kept, options.signing_key) {
         (Some((keys, _)), _) => keys.clone(),
@@ -239,18 +302,27 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
             active: Arc::new(key),
             retired: vec![],
         },
-        (None, None) => keys::KeySet {
-            active: Arc::new(
-                tokio::task::spawn_blocking(SigningKey::generate)
-                    .await
-                    .map_err(|e| StartError::Setup(e.to_string()))?
-                    .map_err(|e| StartError::Setup(format!("RSA key generation: {e}")))?,
-            ),
-            retired: vec![],
-        },
+        (None, None) => {
+            let algorithm = behaviour.signing_algorithm;
+            keys::KeySet {
+                active: Arc::new(
+                    tokio::task::spawn_blocking(move || SigningKey::generate_for(algorithm))
+                        .await
+                        .map_err(|e| StartError::Setup(e.to_string()))?
+                        .map_err(|e| StartError::Setup(e.to_string()))?,
+                ),
+                retired: vec![],
+            }
+        }
+    };
+    let tls = match &options.tls {
+        Some(tls_options) => Some(tls::generate(tls_options, port).map_err(StartError::Setup)?),
+        None => None,
     };
     let mut idp =
         Idp::new(options.flavor, base.clone(), options.seed, keys).map_err(StartError::Setup)?;
+    idp.behaviour = behaviour;
+    idp.msgraph_host = options.msgraph_host;
     if let Some((_, durable)) = kept {
         durable.restore(&mut idp.store());
     }
@@ -261,17 +333,47 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
     idp.ledger = ledger.clone();
     idp.persist_if_changed();
     let idp = Arc::new(idp);
-    let app = router(idp).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(idp, options.control).into_make_service_with_connect_info::<Peer>();
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
+    let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
+    let local_base = Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let mut control_client = reqwest::Client::builder().no_proxy();
+    if let Some(tls) = &tls {
+        let pem = std::fs::read(&tls.ca_file).map_err(|e| StartError::Setup(e.to_string()))?;
+        let ca =
+            reqwest::Certificate::from_pem(&pem).map_err(|e| StartError::Setup(e.to_string()))?;
+        control_client = control_client.add_root_certificate(ca);
+    }
+    let control_client = control_client
+        .build()
+        .map_err(|e| StartError::Setup(e.to_string()))?;
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        }),
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls.acceptor)
+                .map_err(|e| StartError::Setup(e.to_string()))?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
             })
-            .await;
-    });
+        }
+    };
     Ok(RunningIdp {
         base,
+        local_addr,
+        local_base,
+        control_client,
+        ca_file,
         flavor: options.flavor,
         shutdown: Some(shutdown),
         task: Some(task),
@@ -311,7 +413,7 @@ async fn persist_after(
 type Shared = State<Arc<Idp>>;
 type Params = Query<HashMap<String, String>>;
 
-fn router(idp: Arc<Idp>) -> Router {
+fn router(idp: Arc<Idp>, control: bool) -> Router {
     let protocol = match idp.flavor {
         Flavor::Entra => {
             Router::new()
@@ -373,8 +475,18 @@ fn router(idp: Arc<Idp>) -> Router {
                 .route(
                     "/{tenant}/oauth2/v2.0/logout",
                     get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
-                        discovery::logout(idp, h, q)
+                        logout::logout(idp, h, q)
                     }),
+                )
+                .route(
+                    "/{tenant}/oauth2/v2.0/logout/pick",
+                    post(
+                        |State(idp): Shared,
+                         h: HeaderMap,
+                         Form(f): Form<HashMap<String, String>>| {
+                            logout::logout_pick(idp, h, f)
+                        },
+                    ),
                 )
                 .route(
                     "/{tenant}/oauth2/nativeclient",
@@ -438,9 +550,15 @@ fn router(idp: Arc<Idp>) -> Router {
             )
             .route(
                 "/logout",
-                get(|State(idp): Shared, h: HeaderMap, Query(q): Params| {
-                    discovery::logout(idp, h, q)
-                }),
+                get(|State(idp): Shared, h: HeaderMap, Query(q): Params| logout::logout(idp, h, q)),
+            )
+            .route(
+                "/logout/pick",
+                post(
+                    |State(idp): Shared, h: HeaderMap, Form(f): Form<HashMap<String, String>>| {
+                        logout::logout_pick(idp, h, f)
+                    },
+                ),
             )
             .route(
                 "/login/{step}",
@@ -453,12 +571,31 @@ fn router(idp: Arc<Idp>) -> Router {
                 ),
             ),
     };
-    protocol
+    let protocol = protocol
+        // OpenID Connect Core §5.3.1: GET or POST, the access token as a bearer token. Entra
+        // serves it at Graph's `/oidc/userinfo`; the OIDC flavour at its root.
+        .route(
+            "/oidc/userinfo",
+            get(|State(idp): Shared, h: HeaderMap| userinfo::userinfo(idp, h))
+                .post(|State(idp): Shared, h: HeaderMap| userinfo::userinfo(idp, h)),
+        )
+        .route(
+            "/userinfo",
+            get(|State(idp): Shared, h: HeaderMap| userinfo::userinfo(idp, h))
+                .post(|State(idp): Shared, h: HeaderMap| userinfo::userinfo(idp, h)),
+        )
+        .route(
+            "/pictures/{file}",
+            get(|State(idp): Shared, Path(file): Path<String>| userinfo::picture(idp, file)),
+        )
         .route(
             "/v1.0/me",
-            get(|State(idp): Shared, h: HeaderMap, Query(q): Params| async move {
-                idp.with_faults(T::Graph, graph::me(idp.clone(), h, q)).await
-            }),
+            get(
+                |State(idp): Shared, h: HeaderMap, Query(q): Params| async move {
+                    idp.with_faults(T::Graph, graph::me(idp.clone(), h, q))
+                        .await
+                },
+            ),
         )
         .route(
             "/v1.0/me/photo/$value",
@@ -469,10 +606,12 @@ fn router(idp: Arc<Idp>) -> Router {
         )
         .route(
             "/v1.0/me/photos/{size}/$value",
-            get(|State(idp): Shared, h: HeaderMap, Path(size): Path<String>| async move {
-                idp.with_faults(T::Graph, graph::photo(idp.clone(), h, Some(size)))
-                    .await
-            }),
+            get(
+                |State(idp): Shared, h: HeaderMap, Path(size): Path<String>| async move {
+                    idp.with_faults(T::Graph, graph::photo(idp.clone(), h, Some(size)))
+                        .await
+                },
+            ),
         )
         .route(
             "/devicelogin",
@@ -486,8 +625,13 @@ fn router(idp: Arc<Idp>) -> Router {
             "/devicelogin/complete",
             get(|State(idp): Shared, Query(q): Params| device::complete(idp, q)),
         )
-        .route("/error", get(error_page))
-        .nest("/__control", control::routes())
+        .route("/error", get(error_page));
+    let protocol = if control {
+        protocol.nest("/__control", control::routes())
+    } else {
+        protocol
+    };
+    protocol
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

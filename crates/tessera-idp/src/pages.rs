@@ -115,6 +115,44 @@ pub fn pick_account(action: &str, tx: &str, accounts: &[(String, String, String)
 }
 
 /// The second factor: approve a (simulated) authenticator request.
+/// The end-session account picker: which account to sign out.
+pub fn logout_picker(
+    action: &str,
+    accounts: &[(String, String, String)],
+    carried: &[(&str, String)],
+) -> String {
+    let buttons: String = accounts
+        .iter()
+        .map(|(oid, username, name)| {
+            format!(
+                "<button class=\"account\" type=\"submit\" name=\"account\" value=\"{}\" data-username=\"{}\">{}<br><span class=\"small\">{}</span></button>",
+                escape(oid),
+                escape(username),
+                escape(name),
+                escape(username)
+            )
+        })
+        .collect();
+    let hidden: String = carried
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    page(
+        "logout_pick",
+        "Pick an account to sign out",
+        &format!(
+            "<h1>Pick an account to sign out of</h1><form method=\"post\" action=\"{action}\">{hidden}{buttons}</form>",
+            action = escape(action),
+        ),
+    )
+}
+
 pub fn mfa(action: &str, tx: &str, username: &str) -> String {
     page(
         "mfa",

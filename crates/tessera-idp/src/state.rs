@@ -119,8 +119,12 @@ pub struct AuthorizeRequest {
     pub code_challenge: Option<String>,
     /// `none`, `login`, `consent`, `select_account`.
     pub prompt: Option<String>,
-    /// `login_hint`.
+    /// `login_hint`: a username, or an earlier ID token's `login_hint` claim.
     pub login_hint: Option<String>,
+    /// `sid`: an earlier ID token's session id, for `prompt=none`.
+    pub sid: Option<String>,
+    /// `client_info=1`: Entra returns `client_info` with the code.
+    pub client_info: bool,
     /// `query`, `fragment` or `form_post`.
     pub response_mode: String,
     /// The `claims` request (JSON), if any.
@@ -152,6 +156,8 @@ pub struct CodeGrant {
     pub issued_at: i64,
     /// Redeemed already (codes are single-use).
     pub redeemed: bool,
+    /// The `sid` of the browser session it was issued in.
+    pub session: Option<String>,
 }
 
 /// An issued refresh token.
@@ -171,6 +177,13 @@ pub struct RefreshGrant {
     pub expires_at: i64,
     /// Replaced by a newer one (rotation); a second use is refused.
     pub rotated: bool,
+    /// The grant it belongs to: every token rotated from one sign-in shares it, so reuse
+    /// detection can revoke them all (RFC 9700 §4.14.2).
+    #[serde(default)]
+    pub family: String,
+    /// Revoked with its whole grant after a spent token of it was reused.
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 /// What Graph demands from a user's tokens after a Continuous Access Evaluation event.
@@ -229,6 +242,8 @@ pub struct Store {
     pub device: crate::device::DeviceSettings,
     /// Device codes handed out, by [`secret_key`].
     pub device_codes: HashMap<String, crate::device::DeviceGrant>,
+    /// Opaque access tokens handed out, by [`secret_key`], with the claims they stand for.
+    pub opaque_tokens: HashMap<String, serde_json::Value>,
 }
 
 impl Store {
@@ -272,6 +287,10 @@ pub struct Idp {
     /// Every secret issued or received (codes, PKCE verifiers, device codes, tokens), when the
     /// starter asked for them (`IdpOptions::record_secrets`): tests scan logs for them.
     pub ledger: Option<std::sync::Arc<Mutex<Vec<String>>>>,
+    /// How it behaves where providers differ.
+    pub behaviour: crate::behaviour::Behaviour,
+    /// The `msgraph_host` Entra discovery advertises, when not its own host.
+    pub msgraph_host: Option<String>,
 }
 
 impl Idp {
@@ -306,6 +325,11 @@ impl Idp {
             state_file: None,
             saved: Mutex::new(vec![]),
             ledger: None,
+            behaviour: match flavor {
+                Flavor::Entra => crate::behaviour::Behaviour::entra(),
+                Flavor::Oidc => crate::behaviour::Behaviour::oidc(),
+            },
+            msgraph_host: None,
         })
     }
 

@@ -14,6 +14,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::authorize::{consent_required_error, mfa_required_error, scope_error};
+use crate::behaviour::{
+    AccessTokenFormat, AudienceShape, ProfileClaims, RefreshResponse, RefreshTokenReuse,
+    UnknownRefreshToken,
+};
 use crate::ids::random_token;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::scopes::{Permission, Scopes, GRAPH_APP_ID, GRAPH_RESOURCE};
@@ -148,12 +152,26 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
             if grant.redirect_uri != redirect_uri {
                 return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The redirect_uri does not match the one used in the authorization request."));
             }
-            if let Some(challenge) = &grant.code_challenge {
-                let verifier = require("code_verifier")?;
-                let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-                if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
-                    return Err(OAuthError::invalid_grant(50148, "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE."));
+            match (&grant.code_challenge, get("code_verifier")) {
+                (Some(challenge), verifier) => {
+                    let verifier = verifier.ok_or_else(|| {
+                        OAuthError::invalid_request(
+                            900144,
+                            "The request body must contain the following parameter: 'code_verifier'.",
+                        )
+                    })?;
+                    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                    if !constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
+                        return Err(OAuthError::invalid_grant(50148, "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE."));
+                    }
                 }
+                // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a
+                // downgrade attempt (the challenge was stripped from the authorization
+                // request), and must be refused.
+                (None, Some(_)) => {
+                    return Err(OAuthError::invalid_grant(50148, "A code_verifier was sent for an authorization code issued without a code_challenge (PKCE downgrade)."));
+                }
+                (None, None) => {}
             }
             let permissions = match get("scope") {
                 Some(scope) => parse_scopes(scope)?.permissions,
@@ -167,31 +185,49 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 nonce: grant.nonce,
                 claims: claims_request.or(grant.claims),
                 spends: Spends::Code(code.to_owned()),
+                family: None,
+                session: grant.session.clone(),
             }
         }
         "refresh_token" => {
             store.count("token:refresh_token");
             let refresh_token = require("refresh_token")?;
             let scope = require("scope")?;
-            let Some(grant) = store
-                .refresh_tokens
-                .get(&secret_key(refresh_token))
-                .cloned()
-            else {
-                return Err(OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid. The refresh token is not valid."));
+            let key = secret_key(refresh_token);
+            let Some(grant) = store.refresh_tokens.get(&key).cloned() else {
+                return Err(match idp.behaviour.unknown_refresh_token {
+                    UnknownRefreshToken::InvalidGrant => OAuthError::invalid_grant(9002313, "Invalid request. Request is malformed or invalid. The refresh token is not valid."),
+                    UnknownRefreshToken::InvalidRequest => OAuthError::invalid_request(9002313, "The refresh token is not valid."),
+                });
             };
             if !grant.client_id.eq_ignore_ascii_case(client_id) {
                 return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The refresh token was issued to another application."));
             }
+            if grant.revoked {
+                return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. The grant was revoked after a spent refresh token of it was used again.").with_suberror("bad_token"));
+            }
             if grant.rotated {
+                // RFC 9700 §4.14.2: reuse of a spent refresh token means two parties hold it;
+                // the provider revokes the grant, so neither can go on with it.
+                if idp.behaviour.refresh_token_reuse == RefreshTokenReuse::RotateAndRevokeGrant {
+                    for other in store.refresh_tokens.values_mut() {
+                        if other.family == grant.family {
+                            other.revoked = true;
+                        }
+                    }
+                    store.count("token:refresh_token:reuse_detected");
+                    return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. This refresh token was already redeemed: the grant is revoked (refresh token reuse).").with_suberror("bad_token"));
+                }
                 return Err(OAuthError::invalid_grant(70000, "Provided grant is invalid or malformed. This refresh token was already redeemed and replaced by a newer one.").with_suberror("bad_token"));
             }
             let flags = store.flags(&grant.oid).clone();
+            // Revoked and expired refresh tokens carry `suberror: bad_token`, which MSAL reads
+            // to remove them (msal-common `RefreshTokenClient`).
             if grant.sequence <= flags.revoked_upto {
-                return Err(OAuthError::invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password."));
+                return Err(OAuthError::invalid_grant(50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.").with_suberror("bad_token"));
             }
             if grant.sequence <= flags.expired_upto || grant.expires_at < now {
-                return Err(OAuthError::invalid_grant(700082, "The refresh token has expired due to inactivity. The token was issued on a date past the maximum inactive time of the refresh token."));
+                return Err(OAuthError::invalid_grant(700082, "The refresh token has expired due to inactivity. The token was issued on a date past the maximum inactive time of the refresh token.").with_suberror("bad_token"));
             }
             Grant {
                 oid: grant.oid.clone(),
@@ -201,6 +237,8 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 nonce: None,
                 claims: claims_request,
                 spends: Spends::RefreshToken(refresh_token.to_owned()),
+                family: Some(grant.family.clone()),
+                session: None,
             }
         }
         DEVICE_CODE_GRANT => {
@@ -222,6 +260,8 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 nonce: None,
                 claims: claims_request.or(device_claims).or(grant.claims),
                 spends: Spends::Code(code),
+                family: None,
+                session: grant.session.clone(),
             }
         }
         other => {
@@ -264,9 +304,13 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 entry.redeemed = true;
             }
         }
+        // A refresh token rotates when a new one replaces it, unless the provider lets old
+        // ones live on (Entra).
         Spends::RefreshToken(old) => {
+            let rotates = idp.behaviour.refresh_token_reuse != RefreshTokenReuse::Allowed
+                && idp.behaviour.refresh_response == RefreshResponse::Full;
             if let Some(entry) = store.refresh_tokens.get_mut(&secret_key(old)) {
-                entry.rotated = true;
+                entry.rotated |= rotates;
             }
         }
     }
@@ -293,6 +337,10 @@ struct Grant {
     claims: Option<Value>,
     /// The code or refresh token this request redeems.
     spends: Spends,
+    /// The grant (refresh-token family) a refresh continues; a new one for a code.
+    family: Option<String>,
+    /// The browser session the sign-in belongs to, for the ID token's `sid`.
+    session: Option<String>,
 }
 
 /// The credential a token request uses up.
@@ -369,19 +417,38 @@ fn issue(
         }
     }
     let keys = idp.keyset();
+    let behaviour = &idp.behaviour;
+    let sign = |claims: &Value| keys.active.sign_with(claims, behaviour.key_ids);
+    let access_token = match behaviour.access_tokens {
+        AccessTokenFormat::Jwt => sign(&access),
+        // Opaque: the provider remembers what the token stands for (its resource servers
+        // look it up, as introspection would).
+        AccessTokenFormat::Opaque => {
+            let token = random_token(40);
+            store
+                .opaque_tokens
+                .insert(secret_key(&token), access.clone());
+            token
+        }
+    };
+    let refreshing = matches!(grant.spends, Spends::RefreshToken(_));
+    let minimal =
+        refreshing && behaviour.refresh_response == RefreshResponse::WithoutRefreshTokenOrScope;
     let mut response = json!({
         "token_type": "Bearer",
-        "scope": scope.join(" "),
         "expires_in": lifetimes.access_token,
         "ext_expires_in": lifetimes.access_token,
-        "access_token": keys.active.sign(&access),
+        "access_token": access_token,
     });
+    if !minimal {
+        response["scope"] = json!(scope.join(" "));
+    }
     if let Some(refresh_in) = lifetimes.refresh_in {
         response["refresh_in"] = json!(refresh_in);
     }
-    // A refresh grant always returns a new refresh token (rotation).
-    let refreshing = matches!(grant.spends, Spends::RefreshToken(_));
-    if asked_oidc("offline_access") || refreshing {
+    // A refresh grant returns a new refresh token (rotation), unless the provider keeps the
+    // old one (RFC 6749 §6: "MAY issue a new refresh token").
+    if (asked_oidc("offline_access") || refreshing) && !minimal {
         let refresh_token = random_token(64);
         let sequence = store.next_sequence();
         store.refresh_tokens.insert(
@@ -394,40 +461,75 @@ fn issue(
                 sequence,
                 expires_at: now + lifetimes.refresh_token,
                 rotated: false,
+                family: grant.family.clone().unwrap_or_else(|| random_token(16)),
+                revoked: false,
             },
         );
         response["refresh_token"] = json!(refresh_token);
     }
-    if asked_oidc("openid") {
+    if asked_oidc("openid") && (!refreshing || behaviour.id_token_on_refresh) {
         let mut id = json!({
             "aud": client_id, "iss": issuer, "iat": now, "nbf": now,
             "exp": now + ID_TOKEN_LIFETIME_SECONDS, "sub": subject, "auth_time": grant.auth_time,
         });
-        if asked_oidc("profile") {
-            id["name"] = json!(user.display_name);
-            id["preferred_username"] = json!(user.username);
+        if behaviour.audience == AudienceShape::ArrayWithAzp {
+            id["aud"] = json!([client_id, SECOND_AUDIENCE]);
+            id["azp"] = json!(client_id);
         }
-        if asked_oidc("email") {
-            if let Some(mail) = &user.mail {
-                id["email"] = json!(mail);
+        if behaviour.profile_claims == ProfileClaims::InIdToken {
+            if asked_oidc("profile") {
+                id["name"] = json!(user.display_name);
+                id["preferred_username"] = json!(user.username);
+            }
+            if asked_oidc("email") {
+                if let Some(mail) = &user.mail {
+                    id["email"] = json!(mail);
+                }
             }
         }
         if let Some(nonce) = &grant.nonce {
             id["nonce"] = json!(nonce);
+        }
+        if let Some(session) = &grant.session {
+            id["sid"] = json!(session);
         }
         if idp.flavor == Flavor::Entra {
             id["oid"] = json!(user.object_id);
             id["tid"] = json!(tid);
             id["ver"] = json!("2.0");
             id["uti"] = json!(random_token(16));
+            // The optional `login_hint` claim (Microsoft Learn, "Optional claims reference"):
+            // an opaque hint for `prompt=none` and for the end-session request's
+            // `logout_hint`.
+            id["login_hint"] = json!(login_hint(&user.object_id, &tid, &user.username));
         }
-        response["id_token"] = json!(keys.active.sign(&id));
+        response["id_token"] = json!(sign(&id));
     }
     if include_client_info && idp.flavor == Flavor::Entra {
-        let info = json!({ "uid": user.object_id, "utid": tid });
-        response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info.to_string()));
+        response["client_info"] = json!(client_info(&user.object_id, &tid));
     }
     response
+}
+
+/// The other audience of [`AudienceShape::ArrayWithAzp`] ID tokens.
+const SECOND_AUDIENCE: &str = "https://api.tessera.test";
+
+/// Entra's `client_info`: `{uid, utid}` as base64url JSON.
+pub fn client_info(oid: &str, tid: &str) -> String {
+    let info = json!({ "uid": oid, "utid": tid });
+    URL_SAFE_NO_PAD.encode(info.to_string())
+}
+
+/// The opaque `login_hint` claim of a user: what it names is the provider's business.
+pub fn login_hint(oid: &str, tid: &str, username: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "oid": oid, "tid": tid, "upn": username }).to_string())
+}
+
+/// The object id a `login_hint` claim names, when it is one of ours.
+pub fn login_hint_oid(hint: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(hint).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value["oid"].as_str().map(str::to_owned)
 }
 
 impl OAuthError {

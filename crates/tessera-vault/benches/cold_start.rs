@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tessera_auth::testing::{synthetic_cache, SYNTHETIC_AUTHORITY, SYNTHETIC_CLIENT_ID};
 use tessera_auth::{CachePersistence, Config, PublicClientApplication};
+use tessera_test_support::synthetic::{synthetic_cache, SYNTHETIC_AUTHORITY, SYNTHETIC_CLIENT_ID};
 use tessera_vault::{MemoryKeyStore, Vault};
 
 const ACCOUNTS: usize = 100;

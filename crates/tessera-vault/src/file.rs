@@ -142,13 +142,28 @@ impl Lock {
     /// Waits for the lock. Every reader-modifier-writer of the cache (the app, the CLI)
     /// takes it, so none overwrites another's change unseen.
     pub(crate) fn acquire(lock_path: &Path) -> std::io::Result<Lock> {
-        let file = private_options()
+        let file = Self::open(lock_path)?;
+        file.lock()?;
+        Ok(Lock { file })
+    }
+
+    /// Takes the lock if nobody holds it, without waiting: `None` when another process (or
+    /// another open of the file in this one) holds it.
+    pub(crate) fn try_acquire(lock_path: &Path) -> std::io::Result<Option<Lock>> {
+        let file = Self::open(lock_path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn open(lock_path: &Path) -> std::io::Result<File> {
+        private_options()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(lock_path)?;
-        file.lock()?;
-        Ok(Lock { file })
+            .open(lock_path)
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use tessera_auth::{CachePersistence, PersistenceError, SaveMerge};
+use tessera_auth::{CachePersistence, PersistenceError, RefreshLock, SaveMerge};
 use zeroize::Zeroizing;
 
 pub use keystore::{
@@ -166,6 +166,16 @@ impl Vault {
         file::Lock::acquire(&self.lock_path)
     }
 
+    /// `token-cache.refresh-<digest>.lock`: the key's SHA-256, so the file name says nothing
+    /// about the account.
+    pub fn refresh_lock_path(&self, key: &str) -> PathBuf {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        self.lock_path
+            .with_file_name(format!("token-cache.refresh-{hex}.lock"))
+    }
+
     fn io_error(&self, error: std::io::Error) -> PersistenceError {
         PersistenceError::Unavailable(format!("{}: {error}", self.path.display()))
     }
@@ -266,6 +276,16 @@ impl CachePersistence for Vault {
         let stamp = file::write_atomically(&self.path, &sealed).map_err(|e| self.io_error(e))?;
         *seen = Some(stamp);
         Ok(())
+    }
+
+    /// A kernel lock (`flock`) on a file of its own per account and client, beside the
+    /// cache: released by the system if the holder dies, and separate from the cache's lock so
+    /// that no save waits for a refresh on the network.
+    fn try_lock_refresh(&self, key: &str) -> Result<Option<RefreshLock>, PersistenceError> {
+        let path = self.refresh_lock_path(key);
+        file::Lock::try_acquire(&path)
+            .map(|held| held.map(RefreshLock::new))
+            .map_err(|e| PersistenceError::Unavailable(format!("{}: {e}", path.display())))
     }
 
     fn set_aside(&self) -> Result<Option<String>, PersistenceError> {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{
     CachePersistence, Config, Event, InteractiveRequest, PersistenceError, PublicClientApplication,
     SaveMerge,
 };
 use tessera_idp::{IdpOptions, DEFAULT_CLIENT_ID};
+use tessera_test_support::ScriptedBrowser;
 use tessera_vault::{CacheKey, KeyStore, KeyStoreError, MemoryKeyStore, Vault, CACHE_FILE};
 
 /// The vault, with a switch that makes every save fail as a full disk does.

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{
     AuthenticationResult, Config, InteractiveRequest, PublicClientApplication, SilentRequest,
     TokenSource,
 };
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+use tessera_test_support::ScriptedBrowser;
 use tessera_vault::{KeyStore, MemoryKeyStore, Vault, VaultError, CACHE_FILE};
 
 async fn idp() -> RunningIdp {

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tessera_auth::testing::ScriptedBrowser;
 use tessera_auth::{Config, InteractiveRequest, PublicClientApplication, SilentRequest};
+use tessera_test_support::ScriptedBrowser;
 use tessera_vault::Vault;
 
 const CLIENT_ID: &str = "3b2c9d1e-5a7f-4e60-8c1b-2d4f6a8e0c15";

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::{AuthenticationResult, PublicClientApplication, TokenSource};
-use crate::authority::{Jwks, Metadata};
+use crate::authority::Metadata;
 use crate::cache::{AccessTokenEntry, Account, IdTokenEntry};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -50,12 +50,20 @@ impl PublicClientApplication {
                 ));
             }
         }
+        // RFC 6749 §5.1: `scope` may be omitted when the grant is what was asked for.
         let target = response.scopes.clone().unwrap_or_else(|| scopes.to_vec());
         let expires_on = now + response.expires_in as i64;
+        // Access and ID tokens are cached under the tenant that issued them (a guest's token
+        // comes from the resource tenant), the account under its home tenant (msal-common
+        // `ResponseHandler`).
+        let realm = claims
+            .as_ref()
+            .and_then(|c| c.tid.clone())
+            .unwrap_or_else(|| account.realm.clone());
         let entry = AccessTokenEntry {
             home_account_id: account.home_account_id.clone(),
             environment: account.environment.clone(),
-            realm: account.realm.clone(),
+            realm,
             client_id: self.inner.config.client_id.clone(),
             target: target.clone(),
             secret: response.access_token.clone(),
@@ -114,11 +122,13 @@ impl PublicClientApplication {
     ) -> Result<IdTokenClaims> {
         let invalid = |e: IdTokenError| Error::InvalidIdToken(e.to_string());
         let unverified = id_token::decode(token.secret()).map_err(invalid)?;
-        match unverified.verify_signature(&self.jwks(metadata, false).await?) {
+        let algorithms = &metadata.id_token_signing_alg_values_supported;
+        match unverified.verify_signature(&*self.jwks(metadata, false).await?, algorithms) {
             Ok(()) => {}
-            // A key we have not seen: the provider rotated its keys; fetch them once more.
+            // A key we have not seen: the provider rotated its keys; fetch them once more
+            // (unless that was done a moment ago).
             Err(IdTokenError::UnknownKey) => unverified
-                .verify_signature(&self.jwks(metadata, true).await?)
+                .verify_signature(&*self.jwks(metadata, true).await?, algorithms)
                 .map_err(invalid)?,
             Err(e) => return Err(invalid(e)),
         }
@@ -131,17 +141,6 @@ impl PublicClientApplication {
             now,
         )
         .map_err(invalid)
-    }
-
-    pub(super) async fn jwks(&self, metadata: &Metadata, refetch: bool) -> Result<Jwks> {
-        if !refetch {
-            if let Some(jwks) = self.inner.jwks.read().await.clone() {
-                return Ok(jwks);
-            }
-        }
-        let jwks: Jwks = self.get_json(metadata.jwks_uri.as_str()).await?;
-        *self.inner.jwks.write().await = Some(jwks.clone());
-        Ok(jwks)
     }
 
     /// The account an ID token names: Entra's `client_info` (`uid.utid`) when present, else
@@ -188,11 +187,7 @@ impl PublicClientApplication {
             home_account_id,
             environment,
             realm,
-            username: claims
-                .preferred_username
-                .clone()
-                .or_else(|| claims.email.clone())
-                .unwrap_or_else(|| claims.sub.clone()),
+            username: claims.username().unwrap_or(&claims.sub).to_owned(),
             name: claims.name.clone(),
             local_account_id: claims.oid.clone().unwrap_or_else(|| claims.sub.clone()),
             tenant_profiles,

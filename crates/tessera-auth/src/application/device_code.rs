@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::{new_correlation_id, AuthenticationResult, PublicClientApplication, TokenSource};
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::request;
 use crate::token_client::{self, Redemption};
 
 /// RFC 8628 §3.5: each `slow_down` adds five seconds to the polling interval.
@@ -95,11 +94,8 @@ impl PublicClientApplication {
                 )
             })?;
         let scopes = self.request_scopes(&request.scopes);
-        Self::check_one_resource(&scopes)?;
-        let claims = request::merge_claims(
-            request.claims.as_deref(),
-            &self.inner.config.client_capabilities,
-        )?;
+        self.check_one_resource(&scopes)?;
+        let claims = self.claims_request(request.claims.as_deref(), &metadata)?;
         // Never sent: the device flow has no redirect. `Redemption` carries one for the
         // grants that do.
         let redirect_uri = self.inner.authority.url().clone();
@@ -108,7 +104,7 @@ impl PublicClientApplication {
             redirect_uri: &redirect_uri,
             scopes: &scopes,
             claims: claims.as_deref(),
-            client_info: self.inner.authority.is_entra(),
+            client_info: self.inner.authority.is_microsoft(),
             correlation_id,
         };
         let authorization =

@@ -62,13 +62,10 @@ impl PublicClientApplication {
         let metadata = self.metadata().await?;
         let metadata = &*metadata;
         let scopes = self.request_scopes(&request.scopes);
-        Self::check_one_resource(&scopes)?;
+        self.check_one_resource(&scopes)?;
         let mut consent_scopes = scopes.clone();
         consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());
-        let claims = request::merge_claims(
-            request.claims.as_deref(),
-            &self.inner.config.client_capabilities,
-        )?;
+        let claims = self.claims_request(request.claims.as_deref(), metadata)?;
         let pending = request::authorize(
             metadata,
             &self.inner.config.client_id,
@@ -79,8 +76,9 @@ impl PublicClientApplication {
                 login_hint: request.login_hint.as_deref(),
                 domain_hint: request.domain_hint.as_deref(),
                 claims: claims.as_deref(),
-                client_info: self.inner.authority.is_entra(),
+                client_info: self.inner.authority.is_microsoft(),
                 response_mode: Some(agent.response_mode()),
+                sid: None,
             },
         );
         let redirect = agent
@@ -124,7 +122,7 @@ impl PublicClientApplication {
             redirect_uri: &redirect_uri,
             scopes,
             claims,
-            client_info: self.inner.authority.is_entra(),
+            client_info: self.inner.authority.is_microsoft(),
             correlation_id,
         };
         let response =

@@ -3,25 +3,26 @@
 //! only when the provider demands it.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use url::Url;
 
 use crate::agent::AgentError;
 use crate::authority::{Authority, Jwks, Metadata};
-use crate::cache::{Account, TokenCache, OIDC_SCOPES};
+use crate::cache::{Account, TokenCache};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::persistence::CachePersistence;
 use crate::single_flight::{OneAtATime, SingleFlight};
 use crate::throttle::Throttle;
-use crate::token_client;
 
 mod completion;
 mod device_code;
 mod interactive;
+mod provider;
+mod refresh_lock;
 mod silent;
+mod storage;
 mod types;
 
 pub use device_code::{DeviceCodeInfo, DeviceCodeRequest};
@@ -52,7 +53,8 @@ struct Inner {
     http: OnceLock<reqwest::Client>,
     /// Provider metadata and when it was fetched; refetched after [`METADATA_MAX_AGE`].
     metadata: tokio::sync::Mutex<Option<(i64, Arc<Metadata>)>>,
-    jwks: tokio::sync::RwLock<Option<Jwks>>,
+    /// The signing keys, and when they were fetched. One fetch at a time.
+    jwks: tokio::sync::Mutex<Option<KeySet>>,
     cache: TokenCache,
     /// Held for the whole of an interactive request: a second one fails fast.
     interaction: tokio::sync::Mutex<()>,
@@ -69,6 +71,17 @@ struct Inner {
     persistence: Option<Arc<dyn CachePersistence>>,
     /// The last load or save failure, for a UI that starts after it happened.
     persistence_error: std::sync::Mutex<Option<String>>,
+    /// One refresh-token redemption at a time per account, in this process.
+    refresh_gates: refresh_lock::Gates,
+}
+
+/// The provider's signing keys as the engine holds them.
+#[derive(Debug)]
+struct KeySet {
+    jwks: Arc<Jwks>,
+    fetched_at: i64,
+    /// The last fetch an unknown `kid` caused.
+    forced_at: Option<i64>,
 }
 
 /// Builds a [`PublicClientApplication`] with optional parts.
@@ -105,14 +118,14 @@ impl ApplicationBuilder {
         if config.client_id.trim().is_empty() {
             return Err(Error::Configuration("the client id is empty".into()));
         }
-        let authority = Authority::parse(&config.authority)?;
+        let authority = Authority::parse_as(&config.authority, config.authority_type)?;
         let app = PublicClientApplication {
             inner: Arc::new(Inner {
                 config,
                 authority,
                 http: OnceLock::new(),
                 metadata: tokio::sync::Mutex::new(None),
-                jwks: tokio::sync::RwLock::new(None),
+                jwks: tokio::sync::Mutex::new(None),
                 cache: TokenCache::default(),
                 interaction: tokio::sync::Mutex::new(()),
                 cancel_interaction: tokio::sync::Notify::new(),
@@ -124,6 +137,7 @@ impl ApplicationBuilder {
                 events: tokio::sync::broadcast::channel(256).0,
                 persistence,
                 persistence_error: std::sync::Mutex::new(None),
+                refresh_gates: refresh_lock::Gates::default(),
             }),
         };
         app.reload();
@@ -144,98 +158,6 @@ impl PublicClientApplication {
             clock: Arc::new(SystemClock),
             persistence: None,
         }
-    }
-
-    /// Replaces the cache from the persistence layer if another process changed it.
-    /// The HTTP client, built on first use (a bad `SSL_CERT_FILE` is reported then).
-    fn http(&self) -> Result<&reqwest::Client> {
-        if let Some(client) = self.inner.http.get() {
-            return Ok(client);
-        }
-        let client = token_client::http_client(self.inner.config.http_timeout)?;
-        Ok(self.inner.http.get_or_init(|| client))
-    }
-
-    fn reload(&self) {
-        let Some(persistence) = &self.inner.persistence else {
-            return;
-        };
-        let outcome = persistence.load_if_changed().and_then(|blob| match blob {
-            Some(blob) => self.inner.cache.merge_stored(&blob).map_err(Into::into),
-            None => Ok(()),
-        });
-        let outcome = match outcome {
-            // Unreadable: kept aside, and this process carries on signed out (or with what it
-            // had) instead of refusing every save.
-            Err(crate::persistence::PersistenceError::Cache(error)) => {
-                let kept = match persistence.set_aside() {
-                    Ok(Some(place)) => format!(" (kept as {place})"),
-                    Ok(None) => String::new(),
-                    Err(why) => format!(" (could not be set aside: {why})"),
-                };
-                Err(crate::persistence::PersistenceError::Unreadable(format!(
-                    "{error}{kept}"
-                )))
-            }
-            other => other,
-        };
-        self.record_persistence("load", outcome.err());
-    }
-
-    /// Remembers and announces a persistence failure; a success clears the last one.
-    fn record_persistence(
-        &self,
-        operation: &str,
-        error: Option<crate::persistence::PersistenceError>,
-    ) {
-        let mut last = self
-            .inner
-            .persistence_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match error {
-            None if operation == "save" => *last = None,
-            None => {}
-            Some(error) => {
-                *last = Some(format!("{operation}: {error}"));
-                drop(last);
-                self.emit(Event::PersistenceFailed {
-                    operation: operation.into(),
-                    message: error.to_string(),
-                });
-            }
-        }
-    }
-
-    /// The last failure to load or save the persisted cache, until a save succeeds: a UI that
-    /// starts after the fact can still warn that tokens are kept in memory only.
-    pub fn persistence_error(&self) -> Option<String> {
-        self.inner
-            .persistence_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Exports the cache to the persistence layer after a change.
-    fn persist(&self) {
-        let Some(persistence) = &self.inner.persistence else {
-            return;
-        };
-        let cache = &self.inner.cache;
-        let mut written = None;
-        let outcome = persistence.save(&mut |stored| {
-            if let Some(stored) = stored {
-                cache.merge_stored(&stored)?;
-            }
-            let (blob, snapshot) = cache.snapshot();
-            written = Some(snapshot);
-            Ok(blob)
-        });
-        if let (Ok(()), Some(snapshot)) = (&outcome, written) {
-            cache.mark_saved(snapshot);
-        }
-        self.record_persistence("save", outcome.err());
     }
 
     /// Cancels the interactive request in progress, if any: it ends with
@@ -338,6 +260,18 @@ impl PublicClientApplication {
         Ok(())
     }
 
+    /// The claims of the account's cached ID token (its home tenant's), if one is cached: what
+    /// a provider without a profile service says about the user.
+    pub fn id_token_claims(
+        &self,
+        account: &Account,
+    ) -> Option<Arc<crate::id_token::IdTokenClaims>> {
+        self.reload();
+        self.inner
+            .cache
+            .id_token_claims(account, &account.realm, &self.inner.config.client_id)
+    }
+
     /// The active account, if one is set and still signed in.
     pub fn active_account(&self) -> Option<Account> {
         let id = self
@@ -380,133 +314,46 @@ impl PublicClientApplication {
         Ok(())
     }
 
-    /// The provider's end-session URL for an account, if the provider has one.
+    /// The provider's end-session request for an account (OpenID Connect RP-Initiated Logout
+    /// 1.0 §2), if the provider has an end-session endpoint: `client_id`, `id_token_hint` when
+    /// an ID token is cached, `post_logout_redirect_uri`, and on Microsoft authorities
+    /// `logout_hint` from the ID token's `login_hint` claim, without which Entra shows an
+    /// account picker (msal-browser `StandardInteractionClient`; Microsoft Learn, "Optional
+    /// claims reference"). Call it before [`Self::remove_account`], which forgets the ID token.
     pub async fn end_session_url(
         &self,
         account: &Account,
         post_logout_redirect_uri: Option<&Url>,
     ) -> Result<Option<Url>> {
         let metadata = self.metadata().await?;
-        Ok(metadata.end_session_endpoint.clone().map(|mut url| {
-            url.query_pairs_mut()
-                .append_pair("logout_hint", &account.username);
-            if let Some(uri) = post_logout_redirect_uri {
-                url.query_pairs_mut()
-                    .append_pair("post_logout_redirect_uri", uri.as_str());
-            }
-            url
-        }))
-    }
-
-    /// The provider's metadata, fetched once.
-    pub async fn metadata(&self) -> Result<Arc<Metadata>> {
-        self.metadata_from(false).await
-    }
-
-    /// The metadata, fetched from the provider even when cached when `fetch` is set.
-    async fn metadata_from(&self, fetch: bool) -> Result<Arc<Metadata>> {
-        let now = self.inner.clock.now();
-        // One fetch at a time: concurrent first requests wait for it.
-        let mut current = self.inner.metadata.lock().await;
-        if let Some((fetched_at, metadata)) = current.as_ref() {
-            if now - fetched_at < METADATA_MAX_AGE && !fetch {
-                return Ok(metadata.clone());
-            }
-        }
-        let url = self.inner.authority.discovery_url();
-        self.reload();
-        let cached = match fetch {
-            true => None,
-            false => self.inner.cache.metadata(&url, now, METADATA_MAX_AGE),
+        let Some(mut url) = metadata.end_session_endpoint.clone() else {
+            return Ok(None);
         };
-        let (fetched_at, metadata) = match cached {
-            Some(cached) => (cached.fetched_at, cached.metadata),
-            None => {
-                let metadata: Metadata = self.get_json(&url).await?;
-                metadata.validate(&self.inner.authority)?;
-                self.inner.cache.store_metadata(&url, now, metadata.clone());
-                self.persist();
-                (now, metadata)
+        let client_id = &self.inner.config.client_id;
+        let id_token = self
+            .inner
+            .cache
+            .id_token(account, &account.realm, client_id);
+        let claims = self
+            .inner
+            .cache
+            .id_token_claims(account, &account.realm, client_id);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("client_id", client_id);
+            if let Some(id_token) = &id_token {
+                query.append_pair("id_token_hint", id_token.secret());
             }
-        };
-        let metadata = Arc::new(metadata);
-        *current = Some((fetched_at, metadata.clone()));
-        Ok(metadata)
-    }
-
-    /// Refuses scopes of more than one resource: a token is for one API (others can be
-    /// consented to with `extra_scopes_to_consent`).
-    fn check_one_resource(scopes: &[String]) -> Result<()> {
-        // The common case, one resource, without allocating (it is on every silent request).
-        let mut found = scopes
-            .iter()
-            .filter_map(|s| crate::cache::resource_slice(s));
-        let first = found.next();
-        if found.all(|r| first.is_some_and(|f| f.eq_ignore_ascii_case(r))) {
-            return Ok(());
-        }
-        let mut resources: Vec<String> = scopes
-            .iter()
-            .filter_map(|s| crate::cache::resource_of(s))
-            .collect();
-        resources.sort();
-        resources.dedup();
-        if resources.len() > 1 {
-            return Err(Error::Configuration(format!(
-                "one request may ask for scopes of one resource only, not {}; consent to the others with extra_scopes_to_consent",
-                resources.join(" and ")
-            )));
-        }
-        Ok(())
-    }
-
-    /// The request's scopes (or the defaults) plus the OpenID Connect scopes MSAL always adds.
-    fn request_scopes(&self, scopes: &[String]) -> Vec<String> {
-        let mut all: Vec<String> = if scopes.is_empty() {
-            self.inner.config.default_scopes.clone()
-        } else {
-            scopes.to_vec()
-        };
-        for oidc in OIDC_SCOPES {
-            if !all.iter().any(|s| s.eq_ignore_ascii_case(oidc)) {
-                all.push(oidc.to_owned());
-            }
-        }
-        all
-    }
-
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
-        let response = self.http()?.get(url).send().await.map_err(|e| {
-            Error::Network(format!(
-                "{url}: {}",
-                if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "could not connect"
+            if self.inner.authority.is_microsoft() {
+                if let Some(hint) = claims.as_ref().and_then(|c| c.login_hint.as_deref()) {
+                    query.append_pair("logout_hint", hint);
                 }
-            ))
-        })?;
-        let status = response.status();
-        if status.as_u16() == 429 || status.as_u16() == 503 {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let Some(seconds) = retry_after {
-                return Err(Error::Throttled {
-                    retry_after: Duration::from_secs(seconds),
-                });
+            }
+            if let Some(uri) = post_logout_redirect_uri {
+                query.append_pair("post_logout_redirect_uri", uri.as_str());
             }
         }
-        if !status.is_success() {
-            return Err(Error::Network(format!("{url} answered HTTP {status}")));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|_| Error::Network(format!("{url}: the connection broke while reading")))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse(format!("{url}: {e}")))
+        Ok(Some(url))
     }
 }
 

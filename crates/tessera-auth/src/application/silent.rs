@@ -55,7 +55,7 @@ impl PublicClientApplication {
         } else {
             &request.scopes
         };
-        Self::check_one_resource(asked)?;
+        self.check_one_resource(asked)?;
         let client_id = &self.inner.config.client_id;
         self.reload();
         let cached_will_do =
@@ -77,10 +77,7 @@ impl PublicClientApplication {
         }
         let metadata = self.metadata().await?;
         let metadata = &*metadata;
-        let claims = request::merge_claims(
-            request.claims.as_deref(),
-            &self.inner.config.client_capabilities,
-        )?;
+        let claims = self.claims_request(request.claims.as_deref(), metadata)?;
         let mut reason = None;
         if policy.refresh_token() {
             log::debug!(
@@ -134,8 +131,9 @@ impl PublicClientApplication {
         }))
     }
 
-    /// `prompt=none` with the account's `login_hint` through the silent agent, then the code
-    /// redeemed like an interactive one.
+    /// `prompt=none` through the silent agent, then the code redeemed like an interactive one.
+    /// The hint is MSAL's (msal-common `AuthorizationCodeClient.createAuthCodeUrlQueryString`):
+    /// the ID token's `login_hint` claim, else its `sid`, else the username.
     async fn silent_sso(
         &self,
         metadata: &Metadata,
@@ -145,6 +143,15 @@ impl PublicClientApplication {
         claims: Option<&str>,
         correlation_id: &str,
     ) -> Result<AuthenticationResult> {
+        let id_claims =
+            self.inner
+                .cache
+                .id_token_claims(account, &account.realm, &self.inner.config.client_id);
+        let (login_hint, sid) = match id_claims.as_deref() {
+            Some(c) if c.login_hint.is_some() => (c.login_hint.as_deref(), None),
+            Some(c) if c.sid.is_some() => (None, c.sid.as_deref()),
+            _ => (Some(account.username.as_str()), None),
+        };
         let pending = request::authorize(
             metadata,
             &self.inner.config.client_id,
@@ -152,9 +159,10 @@ impl PublicClientApplication {
             AuthorizeOptions {
                 scopes,
                 prompt: Some("none"),
-                login_hint: Some(&account.username),
+                login_hint,
+                sid,
                 claims,
-                client_info: self.inner.authority.is_entra(),
+                client_info: self.inner.authority.is_microsoft(),
                 ..AuthorizeOptions::default()
             },
         );
@@ -186,7 +194,11 @@ impl PublicClientApplication {
         .await
     }
 
-    /// Redeems the account's cached refresh token, if it has one, and caches the result.
+    /// Redeems the account's cached refresh token, if it has one, and caches the result: under
+    /// the account's refresh lock, after reloading the cache, so that a token another process
+    /// redeemed meanwhile is not redeemed again (see `refresh_lock`). `started_at` is when the
+    /// caller asked: an access token another process stored since then serves it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn redeem_refresh_token(
         &self,
         metadata: &Metadata,
@@ -194,10 +206,27 @@ impl PublicClientApplication {
         scopes: &[String],
         claims: Option<&str>,
         correlation_id: &str,
+        started_at: i64,
+        cached_will_do: bool,
     ) -> Result<Option<AuthenticationResult>> {
         let client_id = &self.inner.config.client_id;
+        let held = self.lock_refresh(account).await;
         // Another process may have redeemed it already and stored the rotated one.
         self.reload();
+        if held.waited && claims.is_none() {
+            if let Some(hit) = self.cached_access_token(account, scopes) {
+                if !hit.refresh_due && (cached_will_do || hit.cached_at >= started_at) {
+                    log::debug!(
+                        "the refresh another redemption finished while this one waited serves it (correlation id {correlation_id})"
+                    );
+                    return Ok(Some(from_cache(
+                        hit,
+                        account.clone(),
+                        correlation_id.to_owned(),
+                    )));
+                }
+            }
+        }
         let Some(refresh_token) = self.inner.cache.refresh_token(account, client_id) else {
             return Ok(None);
         };
@@ -208,43 +237,94 @@ impl PublicClientApplication {
             redirect_uri: &redirect_uri,
             scopes,
             claims,
-            client_info: self.inner.authority.is_entra(),
+            client_info: self.inner.authority.is_microsoft(),
             correlation_id,
         };
-        let response =
-            match token_client::refresh(self.http()?, metadata, &refresh_token, redemption).await {
-                // A network failure or a 5xx without Retry-After is retried once, after a
-                // jittered pause, so that a blip does not cost the user a sign-in and a storm
-                // does not grow.
-                Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
-                    log::debug!("refresh failed ({error}); retrying once");
-                    tokio::time::sleep(retry_pause()).await;
-                    token_client::refresh(self.http()?, metadata, &refresh_token, redemption)
-                        .await?
-                }
-                // Another process (the CLI, say) redeemed the same refresh token a moment
-                // before us, and the provider refuses a spent one: use the one it stored.
-                Err(Error::InteractionRequired { .. })
-                    if self.rotated_elsewhere(account, &refresh_token) =>
-                {
-                    let Some(rotated) = self.inner.cache.refresh_token(account, client_id) else {
-                        return Ok(None);
-                    };
-                    token_client::refresh(self.http()?, metadata, &rotated, redemption).await?
-                }
-                other => other?,
-            };
-        self.complete(
-            metadata,
-            response,
-            None,
-            Some(account),
-            scopes,
-            TokenSource::RefreshToken,
-            correlation_id,
-        )
-        .await
-        .map(Some)
+        let refresh = |token: &RefreshToken| {
+            let token = token.clone();
+            async move {
+                self.classify_refusal(
+                    token_client::refresh(self.http()?, metadata, &token, redemption).await,
+                )
+            }
+        };
+        let response = match refresh(&refresh_token).await {
+            // A network failure or a 5xx without Retry-After is retried once, after a
+            // jittered pause, so that a blip does not cost the user a sign-in and a storm
+            // does not grow.
+            Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
+                log::debug!("refresh failed ({error}); retrying once");
+                tokio::time::sleep(retry_pause()).await;
+                refresh(&refresh_token).await
+            }
+            // Without the lock (another process held it too long), another process may have
+            // redeemed the same refresh token a moment before us, and the provider refuses a
+            // spent one: use the one it stored.
+            Err(Error::InteractionRequired { .. })
+                if self.rotated_elsewhere(account, &refresh_token) =>
+            {
+                let Some(rotated) = self.inner.cache.refresh_token(account, client_id) else {
+                    return Ok(None);
+                };
+                refresh(&rotated).await
+            }
+            other => other,
+        };
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                self.forget_bad_refresh_token(account, &refresh_token, &error);
+                return Err(error);
+            }
+        };
+        let outcome = self
+            .complete(
+                metadata,
+                response,
+                None,
+                Some(account),
+                scopes,
+                TokenSource::RefreshToken,
+                correlation_id,
+            )
+            .await
+            .map(Some);
+        drop(held);
+        outcome
+    }
+
+    /// A provider error the provider documents as "this refresh token is dead" (besides
+    /// `invalid_grant`, which is one already) needs a new sign-in, not a retry.
+    fn classify_refusal<T>(&self, outcome: Result<T>) -> Result<T> {
+        match outcome {
+            Err(Error::Server(oauth))
+                if self
+                    .inner
+                    .config
+                    .refresh_token_refusals
+                    .iter()
+                    .any(|r| r == &oauth.error) =>
+            {
+                Err(Error::interaction(&oauth))
+            }
+            other => other,
+        }
+    }
+
+    /// MSAL removes the refresh token the provider called `bad_token` (msal-common
+    /// `RefreshTokenClient`), so it is not sent again; but only if it is still the stored one,
+    /// so that a newer token another process stored survives.
+    fn forget_bad_refresh_token(&self, account: &Account, used: &RefreshToken, error: &Error) {
+        let bad = matches!(error, Error::InteractionRequired { suberror: Some(s), .. } if s == "bad_token");
+        if bad
+            && self
+                .inner
+                .cache
+                .remove_refresh_token_if(account, &self.inner.config.client_id, used)
+        {
+            log::debug!("the provider called the refresh token bad: removed it");
+            self.persist();
+        }
     }
 
     /// Whether the persisted cache now holds another refresh token for the account than `used`.
@@ -267,7 +347,8 @@ impl PublicClientApplication {
         cached_will_do: bool,
     ) -> Result<Option<AuthenticationResult>> {
         let key = request_key(account, &self.inner.config.client_id, scopes, claims);
-        self.inner.throttle.check(&key, self.inner.clock.now())?;
+        let started_at = self.inner.clock.now();
+        self.inner.throttle.check(&key, started_at)?;
         let (app, account, scopes, claims, correlation_id) = (
             self.clone(),
             account.clone(),
@@ -303,6 +384,8 @@ impl PublicClientApplication {
                     &scopes,
                     claims.as_deref(),
                     &correlation_id,
+                    started_at,
+                    cached_will_do,
                 )
                 .await
             })
@@ -317,6 +400,7 @@ impl PublicClientApplication {
     fn cached_access_token(&self, account: &Account, scopes: &[String]) -> Option<CachedToken> {
         self.inner.cache.access_token(
             account,
+            &account.realm,
             &self.inner.config.client_id,
             scopes,
             self.inner.clock.now(),
@@ -334,8 +418,10 @@ impl PublicClientApplication {
         };
         runtime.spawn(async move {
             let scopes = app.request_scopes(&scopes);
-            let Ok(claims) = request::merge_claims(None, &app.inner.config.client_capabilities)
-            else {
+            let Ok(metadata) = app.metadata().await else {
+                return;
+            };
+            let Ok(claims) = app.claims_request(None, &metadata) else {
                 return;
             };
             let _ = app

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authority::AuthorityType;
 use crate::cache::Account;
+use crate::http::HttpConfig;
 use crate::id_token::IdTokenClaims;
 use crate::secret::AccessToken;
 
@@ -16,27 +18,38 @@ pub struct Config {
     pub client_id: String,
     /// Authority URL: `https://login.microsoftonline.com/{tenant}` or any OIDC issuer.
     pub authority: String,
+    /// The authority's kind, when its host does not say it (MSAL's known authorities); `None`
+    /// decides from the host ([`crate::authority::Authority::parse_as`]).
+    pub authority_type: Option<AuthorityType>,
     /// Scopes added to every request that names none.
     pub default_scopes: Vec<String>,
     /// A token expiring within this much counts as expired (default 5 minutes).
     pub renewal_offset: Duration,
     /// Client capabilities (`cp1` lets Entra send Continuous Access Evaluation challenges).
+    /// Sent to Microsoft authorities only: they mean nothing to other providers, which may
+    /// refuse a `claims` parameter they do not understand.
     pub client_capabilities: Vec<String>,
-    /// Time limit of each HTTP request to the provider.
-    pub http_timeout: Duration,
+    /// The network stack: time limit of each request, an extra CA file.
+    pub http: HttpConfig,
+    /// The `error` codes this provider documents for a refresh token it no longer honours,
+    /// besides RFC 6749's `invalid_grant` (some answer `invalid_request`): they mean "sign in
+    /// again" rather than a provider failure.
+    pub refresh_token_refusals: Vec<String>,
 }
 
 impl Config {
-    /// A configuration with the defaults: no default scopes, 5-minute renewal offset, no
-    /// capabilities, 30-second HTTP time limit.
+    /// A configuration with the defaults: the kind from the authority's host, no default
+    /// scopes, 5-minute renewal offset, no capabilities, 30-second HTTP time limit.
     pub fn new(client_id: impl Into<String>, authority: impl Into<String>) -> Config {
         Config {
             client_id: client_id.into(),
             authority: authority.into(),
+            authority_type: None,
             default_scopes: vec![],
             renewal_offset: Duration::from_secs(300),
             client_capabilities: vec![],
-            http_timeout: Duration::from_secs(30),
+            http: HttpConfig::default(),
+            refresh_token_refusals: vec![],
         }
     }
 }

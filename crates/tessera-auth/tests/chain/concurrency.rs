@@ -50,7 +50,16 @@ async fn a_second_interaction_fails_fast_while_one_runs() {
 
 #[tokio::test]
 async fn throttling_and_broken_responses_leave_the_cache_intact() {
-    let w = world(Flavor::Entra, &[]).await;
+    // Under strict rotation, which makes the last step's spent token a refusal; Entra's own
+    // reuse allowance is `the_token_a_refused_response_rotated_stays_usable_on_entra`.
+    let w = world_with(Setup {
+        behaviour: Some(Behaviour {
+            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
+            ..Behaviour::entra()
+        }),
+        ..Setup::default()
+    })
+    .await;
     let (_, first) = w.sign_in("ada@tessera.test").await;
     let forced = SilentRequest {
         force_refresh: true,
@@ -289,4 +298,28 @@ async fn concurrent_silent_sso_opens_one_hidden_sign_in() {
     for result in results {
         assert_eq!(result.unwrap().source, TokenSource::SilentSso);
     }
+}
+
+// Entra does not revoke a refresh token when it is used (Microsoft Learn, "Refresh tokens in
+// the Microsoft identity platform"): a response the engine refused leaves the token it used
+// redeemable.
+#[tokio::test]
+async fn the_token_a_refused_response_rotated_stays_usable_on_entra() {
+    let w = world(Flavor::Entra, &[]).await;
+    let (_, first) = w.sign_in("ada@tessera.test").await;
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..w.silent(&first.account)
+    };
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "omit", "field": "expires_in" }),
+    )
+    .await;
+    assert!(matches!(
+        w.app.acquire_token_silent(forced.clone(), None).await,
+        Err(Error::InvalidResponse(_))
+    ));
+    let again = w.app.acquire_token_silent(forced, None).await.unwrap();
+    assert_eq!(again.source, TokenSource::RefreshToken);
 }

@@ -77,7 +77,7 @@ async fn a_declined_device_code_is_a_cancellation_and_a_provider_without_one_say
         })
         .await;
     assert!(
-        matches!(&refused, Err(Error::Server(e)) if e.error == "unsupported_grant_type"),
+        matches!(&refused, Err(Error::ClientConfiguration(e)) if e.error == "unsupported_grant_type"),
         "{refused:?}"
     );
     let fresh =

@@ -178,7 +178,7 @@ async fn a_429_burst_meets_fifty_callers_with_one_request() {
 #[tokio::test]
 async fn a_provider_slower_than_the_time_limit_times_out() {
     let w = world(Flavor::Entra, &[]).await;
-    let impatient = w.another_app(|config| config.http_timeout = Duration::from_millis(500));
+    let impatient = w.another_app(|config| config.http.timeout = Duration::from_millis(500));
     let first = impatient
         .acquire_token_interactive(
             InteractiveRequest::default(),

@@ -385,7 +385,7 @@ async fn several_accounts_side_by_side_and_sign_out_everywhere() {
     let w = world(Flavor::Entra, &[]).await;
     let (ada_browser, ada) = w.sign_in("ada@tessera.test").await;
     // "Add another account": the same browser, the account picker, another user.
-    let alan_browser = tessera_auth::testing::ScriptedBrowser(
+    let alan_browser = tessera_test_support::ScriptedBrowser(
         ada_browser.0.with_script(Script::user("alan@tessera.test")),
     );
     let request = InteractiveRequest {
@@ -436,9 +436,13 @@ async fn several_accounts_side_by_side_and_sign_out_everywhere() {
             .starts_with(&format!("{}/oauth2/v2.0/logout", w.idp.authority())),
         "{end_session}"
     );
-    assert!(end_session
-        .query_pairs()
-        .any(|(k, v)| k == "logout_hint" && v == "ada@tessera.test"));
+    // RP-Initiated Logout §2 and Entra's `logout_hint`: the ID token's `login_hint` claim.
+    let query: std::collections::HashMap<String, String> =
+        end_session.query_pairs().into_owned().collect();
+    let claims = ada.id_token_claims.as_ref().unwrap();
+    assert_eq!(query.get("logout_hint"), claims.login_hint.as_ref());
+    assert_eq!(query["client_id"], DEFAULT_CLIENT_ID);
+    assert!(query.contains_key("id_token_hint"));
     assert_eq!(ada_browser.0.visit(&end_session).await.unwrap(), 200);
     w.app.remove_account(&ada.account).unwrap();
     assert_eq!(

@@ -11,20 +11,25 @@ mod faults;
 mod flows;
 mod loopback;
 mod persistence;
+mod profiles;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tessera_auth::clock::{Clock, SystemClock};
+use tessera_auth::http::HttpConfig;
 use tessera_auth::{
     AgentError, AgentRequest, BoxFuture, CacheLookupPolicy, Classification, Config, Error,
     InteractiveAgent, InteractiveRequest, LoopbackAgent, PublicClientApplication, SilentRequest,
     TokenSource, NATIVE_CLIENT_REDIRECT_URI,
 };
-use tessera_idp::user_agent::{Outcome, Script, UserAgent};
-use tessera_idp::{Flavor, IdpOptions, RunningIdp, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
+use tessera_idp::{
+    Behaviour, Flavor, IdpOptions, RunningIdp, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID,
+};
+use tessera_test_support::user_agent::{Outcome, Script, UserAgent};
 use url::Url;
 
 const ADA_OID: &str = "0d1c6a5e-2f4b-4a8e-9c3d-1b7e5f9a2c40";
@@ -40,35 +45,81 @@ impl Clock for TestClock {
 }
 
 /// The scripted browser as both agents, stopping at the native-client redirect URI.
-type Browser = tessera_auth::testing::ScriptedBrowser;
+type Browser = tessera_test_support::ScriptedBrowser;
 
 struct World {
     idp: RunningIdp,
     app: PublicClientApplication,
     clock: Arc<TestClock>,
     http: reqwest::Client,
+    /// The network stack every engine and browser of this world uses (the provider's CA and
+    /// a resolver pointing its public host here, when it plays one).
+    net: HttpConfig,
+    /// The authority the engines are configured with.
+    authority: String,
 }
 
-async fn world(flavor: Flavor, capabilities: &[&str]) -> World {
+/// How a world's provider is set up.
+#[derive(Default)]
+struct Setup {
+    flavor: Option<Flavor>,
+    capabilities: &'static [&'static str],
+    behaviour: Option<Behaviour>,
+    /// Over TLS, under this public host name (`login.microsoftonline.com`), which the
+    /// engines' resolver sends to the provider on loopback.
+    public_host: Option<&'static str>,
+}
+
+async fn world(flavor: Flavor, capabilities: &'static [&'static str]) -> World {
+    world_with(Setup {
+        flavor: Some(flavor),
+        capabilities,
+        ..Setup::default()
+    })
+    .await
+}
+
+async fn world_with(setup: Setup) -> World {
+    let flavor = setup.flavor.unwrap_or(Flavor::Entra);
     let idp = tessera_idp::start(IdpOptions {
         flavor,
+        behaviour: setup.behaviour,
+        tls: setup.public_host.map(|host| tessera_idp::TlsOptions {
+            names: vec![host.to_owned()],
+            ca_file: None,
+        }),
+        public_url: setup
+            .public_host
+            .map(|host| Url::parse(&format!("https://{host}/")).unwrap()),
         ..IdpOptions::default()
     })
     .await
     .unwrap();
+    let net = HttpConfig {
+        extra_ca_file: idp.ca_file().map(Path::to_owned),
+        resolve: setup
+            .public_host
+            .map(|host| vec![(host.to_owned(), idp.local_addr())])
+            .unwrap_or_default(),
+        ..HttpConfig::default()
+    };
     let clock = Arc::new(TestClock::default());
-    let mut config = Config::new(DEFAULT_CLIENT_ID, idp.authority().as_str());
+    let authority = idp.authority().to_string();
+    let mut config = Config::new(DEFAULT_CLIENT_ID, &authority);
     config.default_scopes = vec!["User.Read".into()];
-    config.client_capabilities = capabilities.iter().map(|c| c.to_string()).collect();
+    config.client_capabilities = setup.capabilities.iter().map(|c| c.to_string()).collect();
+    config.http = net.clone();
     let app = PublicClientApplication::builder(config)
         .clock(clock.clone())
         .build()
         .unwrap();
     World {
+        http: tessera_auth::http::client(&net).unwrap(),
         idp,
         app,
         clock,
-        http: reqwest::Client::new(),
+        net,
+        authority,
     }
 }
 
@@ -96,6 +147,7 @@ impl World {
         let r = self
             .http
             .delete(self.idp.url(&format!("__control/{path}")))
+            .json(&json!({}))
             .send()
             .await
             .unwrap();
@@ -115,9 +167,17 @@ impl World {
             .unwrap()
     }
 
+    /// A scripted browser on this world's network.
+    fn browser(&self, username: &str) -> Browser {
+        tessera_test_support::ScriptedBrowser(UserAgent::with_http(
+            Script::user(username),
+            &self.net,
+        ))
+    }
+
     /// Signs `username` in interactively through the scripted browser.
     async fn sign_in(&self, username: &str) -> (Browser, tessera_auth::AuthenticationResult) {
-        let browser = Browser::user(username);
+        let browser = self.browser(username);
         let result = self
             .app
             .acquire_token_interactive(InteractiveRequest::default(), &browser)
@@ -129,8 +189,9 @@ impl World {
     /// Another engine on the same provider and clock, configured by `configure`, with a cache
     /// of its own.
     fn another_app(&self, configure: impl FnOnce(&mut Config)) -> PublicClientApplication {
-        let mut config = Config::new(DEFAULT_CLIENT_ID, self.idp.authority().as_str());
+        let mut config = Config::new(DEFAULT_CLIENT_ID, &self.authority);
         config.default_scopes = vec!["User.Read".into()];
+        config.http = self.net.clone();
         configure(&mut config);
         PublicClientApplication::builder(config)
             .clock(self.clock.clone())

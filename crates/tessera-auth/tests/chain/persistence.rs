@@ -6,7 +6,7 @@ use super::*;
 #[derive(Debug, Default)]
 pub(super) struct SharedStore {
     /// A version number (the file's modification stamp) and the blob.
-    blob: std::sync::Mutex<(u64, Option<Vec<u8>>)>,
+    pub(super) blob: std::sync::Mutex<(u64, Option<Vec<u8>>)>,
     /// Unreadable blobs set aside.
     aside: std::sync::Mutex<Vec<Vec<u8>>>,
 }
@@ -73,8 +73,9 @@ pub(super) fn view(store: &Arc<SharedStore>) -> impl tessera_auth::CachePersiste
 
 impl World {
     pub(super) fn second_process(&self, store: &Arc<SharedStore>) -> PublicClientApplication {
-        let mut config = Config::new(DEFAULT_CLIENT_ID, self.idp.authority().as_str());
+        let mut config = Config::new(DEFAULT_CLIENT_ID, &self.authority);
         config.default_scopes = vec!["User.Read".into()];
+        config.http = self.net.clone();
         PublicClientApplication::builder(config)
             .clock(self.clock.clone())
             .persistence(Arc::new(view(store)))
@@ -268,12 +269,19 @@ async fn a_damaged_persisted_cache_starts_signed_out_and_says_why() {
     }
 }
 
+// Entra at its real host name, over TLS, the resolver sending it to the emulator: metadata
+// of a provider that is not on loopback is kept with the cache for a day.
 #[tokio::test]
 async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
-    let w = world(Flavor::Entra, &[]).await;
+    let w = world_with(Setup {
+        public_host: Some("login.microsoftonline.com"),
+        ..Setup::default()
+    })
+    .await;
+    assert_eq!(w.authority, "https://login.microsoftonline.com/common");
     let store = Arc::new(SharedStore::default());
     let a = w.second_process(&store);
-    let ada = Browser::user("ada@tessera.test");
+    let ada = w.browser("ada@tessera.test");
     let first = a
         .acquire_token_interactive(InteractiveRequest::default(), &ada)
         .await
@@ -309,7 +317,15 @@ async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
 
 #[tokio::test]
 async fn a_refresh_token_another_process_spent_meanwhile_is_replaced_by_the_one_it_stored() {
-    let w = world(Flavor::Entra, &[]).await;
+    // Under strict rotation (RFC 9700 §2.2.2): Entra itself lets a spent token be used again.
+    let w = world_with(Setup {
+        behaviour: Some(Behaviour {
+            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
+            ..Behaviour::entra()
+        }),
+        ..Setup::default()
+    })
+    .await;
     let store = Arc::new(SharedStore::default());
     let (a, b) = (w.second_process(&store), w.second_process(&store));
     let ada = Browser::user("ada@tessera.test");
@@ -340,5 +356,39 @@ async fn a_refresh_token_another_process_spent_meanwhile_is_replaced_by_the_one_
         w.stat("token:refresh_token").await,
         3,
         "A's, B's refused, B's retry"
+    );
+}
+
+// Issue 21, point 3: a loopback provider's metadata was persisted, so whatever answered on
+// the embedded provider's port could steer the app to its endpoints for a day.
+#[tokio::test]
+async fn a_loopback_providers_metadata_is_never_persisted() {
+    let w = world(Flavor::Entra, &[]).await;
+    let store = Arc::new(SharedStore::default());
+    let a = w.second_process(&store);
+    let first = a
+        .acquire_token_interactive(
+            InteractiveRequest::default(),
+            &Browser::user("ada@tessera.test"),
+        )
+        .await
+        .unwrap();
+    let blob = store.blob.lock().unwrap().1.clone().unwrap();
+    let saved: serde_json::Value = serde_json::from_slice(&blob).unwrap();
+    assert_eq!(
+        saved["data"]["authority_metadata"],
+        json!({}),
+        "no metadata in the persisted cache"
+    );
+    let b = w.second_process(&store);
+    let forced = SilentRequest {
+        force_refresh: true,
+        ..SilentRequest::new(first.account.clone(), vec![])
+    };
+    b.acquire_token_silent(forced, None).await.unwrap();
+    assert_eq!(
+        w.stat("discovery").await,
+        2,
+        "the second process asked again"
     );
 }

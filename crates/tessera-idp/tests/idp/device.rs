@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::{Flavor, DEFAULT_CLIENT_ID};
+use tessera_test_support::user_agent::{Script, UserAgent};
 
 use crate::*;
 

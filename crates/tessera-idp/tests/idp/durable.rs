@@ -2,8 +2,8 @@
 //! sessions, same refresh tokens; and the file holds no secret it handed out.
 
 use reqwest::StatusCode;
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::{Flavor, IdpOptions};
+use tessera_test_support::user_agent::{Script, UserAgent};
 
 use crate::*;
 
@@ -12,6 +12,11 @@ async fn durable_fixture(state_file: &std::path::Path, port: u16) -> Fixture {
         flavor: Flavor::Entra,
         port,
         state_file: Some(state_file.to_owned()),
+        // Strict rotation, so that the rotation state is seen to survive the restart.
+        behaviour: Some(tessera_idp::Behaviour {
+            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
+            ..tessera_idp::Behaviour::entra()
+        }),
         ..IdpOptions::default()
     })
     .await

@@ -2,8 +2,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::DEFAULT_CLIENT_ID;
+use tessera_test_support::user_agent::{Script, UserAgent};
 
 use crate::*;
 

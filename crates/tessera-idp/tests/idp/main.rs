@@ -17,8 +17,8 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tessera_idp::user_agent::{Outcome, Script, UserAgent};
 use tessera_idp::{Flavor, IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
+use tessera_test_support::user_agent::{Outcome, Script, UserAgent};
 use url::Url;
 
 /// A fixed PKCE verifier (RFC 7636 §4.1: 43–128 unreserved characters).
@@ -176,9 +176,13 @@ impl Fixture {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         let url = self.idp.url(&format!("__control/{path}"));
+        let changes_state = method != reqwest::Method::GET;
         let mut request = self.http.request(method, url);
-        if let Some(body) = body {
-            request = request.json(&body);
+        match body {
+            Some(body) => request = request.json(&body),
+            // The control API takes state changes as JSON only.
+            None if changes_state => request = request.json(&json!({})),
+            None => {}
         }
         let response = request.send().await.unwrap();
         let status = response.status();
@@ -208,6 +212,15 @@ impl Fixture {
 /// Entra's AADSTS number of an error body.
 pub fn aadsts(body: &Value) -> u64 {
     body["error_codes"][0].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn the_scripted_browser_knows_the_built_in_password() {
+    assert_eq!(
+        tessera_test_support::user_agent::DEFAULT_PASSWORD,
+        tessera_idp::DEFAULT_PASSWORD,
+        "Script::user signs in with the built-in users' password"
+    );
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The plain OpenID Connect flavour: no tenant paths, no client_info, no AADSTS codes, RFC 9207 `iss`.
 
 use reqwest::StatusCode;
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::Flavor;
+use tessera_test_support::user_agent::{Script, UserAgent};
 
 use crate::*;
 

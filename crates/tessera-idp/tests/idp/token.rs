@@ -1,10 +1,12 @@
 //! The token endpoint: code redemption, refresh with rotation, the bad inputs, the faults.
 
 use reqwest::StatusCode;
-use tessera_idp::user_agent::{Script, UserAgent};
 use tessera_idp::{DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID};
+use tessera_test_support::user_agent::{Script, UserAgent};
 
 use crate::*;
+use tessera_idp::behaviour::RefreshTokenReuse;
+use tessera_idp::Behaviour;
 
 #[tokio::test]
 async fn a_code_redeems_once_for_entra_shaped_tokens() {
@@ -78,7 +80,14 @@ async fn a_code_redeems_once_for_entra_shaped_tokens() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_spent_one_is_refused() {
-    let f = fixture().await;
+    let f = fixture_with_options(IdpOptions {
+        behaviour: Some(Behaviour {
+            refresh_token_reuse: RefreshTokenReuse::RotateAndRefuse,
+            ..Behaviour::entra()
+        }),
+        ..IdpOptions::default()
+    })
+    .await;
     let first = f.tokens_for("ada@tessera.test").await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     let (status, second) = f.refresh(rt1, SCOPE).await;
@@ -499,4 +508,106 @@ async fn faults_hit_discovery_keys_and_authorize_too() {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(r.text().await.unwrap().contains("unavailable"));
     assert_eq!(f.stats().await["discovery"], 2);
+}
+
+// Entra: "refresh tokens aren't revoked when used to acquire new access tokens" (Microsoft
+// Learn, "Refresh tokens in the Microsoft identity platform").
+#[tokio::test]
+async fn on_entra_a_used_refresh_token_stays_valid_and_a_new_one_comes_back() {
+    let f = fixture().await;
+    let first = f.tokens_for("ada@tessera.test").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let (status, second) = f.refresh(rt1, SCOPE).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_ne!(
+        second["refresh_token"].as_str().unwrap(),
+        rt1,
+        "a new one comes back"
+    );
+    let (status, again) = f.refresh(rt1, SCOPE).await;
+    assert_eq!(status, StatusCode::OK, "the old one is still good: {again}");
+}
+
+// RFC 9700 §4.14.2: a spent refresh token used again revokes the whole grant.
+#[tokio::test]
+async fn reuse_detection_revokes_the_whole_grant() {
+    let f = fixture_with_options(IdpOptions {
+        flavor: Flavor::Oidc,
+        behaviour: Some(Behaviour {
+            refresh_token_reuse: RefreshTokenReuse::RotateAndRevokeGrant,
+            ..Behaviour::oidc()
+        }),
+        ..IdpOptions::default()
+    })
+    .await;
+    let first = f.tokens_for("ada@tessera.test").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let (_, second) = f.refresh(rt1, SCOPE).await;
+    let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
+    let (status, reused) = f.refresh(rt1, SCOPE).await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, newest) = f.refresh(&rt2, SCOPE).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the newest token went with the grant: {newest}"
+    );
+    assert_eq!(f.stats().await["token:refresh_token:reuse_detected"], 1);
+}
+
+// The "provider B" switches: a refresh answer without refresh token or scope, opaque access
+// tokens that its userinfo endpoint still knows, and `invalid_request` for an unknown token.
+#[tokio::test]
+async fn provider_b_answers_refreshes_minimally_with_opaque_tokens() {
+    // Provider B matches redirect URIs exactly: the fixture's own is registered as it is.
+    let mut seed = tessera_idp::Seed::default();
+    seed.clients[0].redirect_uris.push(REDIRECT.to_owned());
+    let f = fixture_with_options(IdpOptions {
+        flavor: Flavor::Oidc,
+        behaviour: Some(Behaviour::provider_b()),
+        seed,
+        ..IdpOptions::default()
+    })
+    .await;
+    let first = f.tokens_for("ada@tessera.test").await;
+    let access = first["access_token"].as_str().unwrap();
+    assert!(!access.contains('.'), "opaque: {access}");
+    let id = claims(first["id_token"].as_str().unwrap());
+    assert_eq!(
+        id["aud"],
+        json!([DEFAULT_CLIENT_ID, "https://api.tessera.test"])
+    );
+    assert_eq!(id["azp"], DEFAULT_CLIENT_ID);
+    assert!(id.get("name").is_none(), "profile claims only at userinfo");
+    let info: Value = f
+        .http
+        .get(f.idp.url("userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (info["sub"].clone(), info["name"].as_str()),
+        (id["sub"].clone(), Some("Ada Lovelace"))
+    );
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (status, second) = f.refresh(rt, SCOPE).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert!(
+        second.get("refresh_token").is_none() && second.get("scope").is_none(),
+        "{second}"
+    );
+    let (status, _) = f.refresh(rt, SCOPE).await;
+    assert_eq!(status, StatusCode::OK, "the old refresh token stays valid");
+    let (status, unknown) = f.refresh("no-such-token", SCOPE).await;
+    assert_eq!(
+        (status, unknown["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 }

@@ -8,7 +8,12 @@
 
 use std::time::Duration;
 
+use tessera_auth::http::HttpConfig;
 use url::Url;
+
+/// The password of the emulator's built-in users (`tessera_idp::DEFAULT_PASSWORD`; a test of
+/// tessera-idp checks that the two agree).
+pub const DEFAULT_PASSWORD: &str = "tessera";
 
 /// How the scripted user answers each page.
 #[derive(Debug, Clone)]
@@ -30,7 +35,7 @@ impl Script {
     pub fn user(username: &str) -> Script {
         Script {
             username: username.into(),
-            password: crate::DEFAULT_PASSWORD.into(),
+            password: DEFAULT_PASSWORD.into(),
             keep_signed_in: true,
             accept_consent: true,
             approve_mfa: true,
@@ -109,13 +114,26 @@ pub struct UserAgent {
 }
 
 impl UserAgent {
-    /// A browser with an empty cookie jar.
+    /// A browser with an empty cookie jar, trusting what the system trusts (and
+    /// `SSL_CERT_FILE`, when set, as the engine does).
     pub fn new(script: Script) -> UserAgent {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
+        Self::with_http(script, &HttpConfig::default())
+    }
+
+    /// A browser on the engine's network stack as `config` sets it up: a provider's CA, a
+    /// resolver that sends a public host name to a local provider.
+    pub fn with_http(script: Script, config: &HttpConfig) -> UserAgent {
+        let config = HttpConfig {
+            timeout: Duration::from_secs(30),
+            ..config.clone()
+        };
+        let http = tessera_auth::http::client_builder(&config)
+            .and_then(|builder| {
+                builder
+                    .cookie_store(true)
+                    .build()
+                    .map_err(|e| tessera_auth::Error::Configuration(e.to_string()))
+            })
             .unwrap_or_default();
         UserAgent { http, script }
     }
@@ -200,11 +218,43 @@ impl UserAgent {
                     _ => UserAgentError::Unexpected(format!("HTTP {status}: {}", truncate(&html))),
                 });
             }
-            let kind =
-                page_kind(&html).ok_or_else(|| UserAgentError::Unexpected(truncate(&html)))?;
+            let kind = page_kind(&html)
+                .or_else(|| generic_kind(&html))
+                .ok_or_else(|| UserAgentError::Unexpected(truncate(&html)))?;
             let action = form_action(&html, &url)?;
             let mut fields = hidden_fields(&html);
+            // Another provider's form posting the response to the redirect URI (form_post).
+            if redirect_uri.is_some_and(|r| action.as_str().starts_with(r)) {
+                return Ok(Ended::Outcome(Outcome::FormPost { action, fields }));
+            }
             match kind.as_str() {
+                // A provider whose pages are not tessera-idp's: a user types the name and the
+                // password into the form's text and password fields, and confirms other
+                // forms (consent, "continue").
+                "generic_login" => {
+                    if credentials_sent {
+                        return Err(UserAgentError::Stopped("a second sign-in form".into()));
+                    }
+                    credentials_sent = true;
+                    for input in tags(&html, "input") {
+                        let Some(name) = attr(input, "name") else {
+                            continue;
+                        };
+                        match attr(input, "type").as_deref() {
+                            Some("password") => fields.push((name, self.script.password.clone())),
+                            Some("text" | "email") | None => {
+                                fields.push((name, self.script.username.clone()))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                "generic_confirm" if self.script.accept_consent => {}
+                "logout_pick" => {
+                    let choice = account_button(&html, &self.script.username)
+                        .ok_or_else(|| UserAgentError::Stopped(kind.clone()))?;
+                    fields.push(("account".into(), choice));
+                }
                 "login" => {
                     if credentials_sent {
                         if let Some(error) = find_error(&html) {
@@ -273,6 +323,11 @@ impl UserAgent {
     pub async fn visit(&self, url: &Url) -> Result<u16, UserAgentError> {
         Ok(self.http.get(url.clone()).send().await?.status().as_u16())
     }
+
+    /// The page at a URL, with this browser's cookies.
+    pub async fn page(&self, url: &Url) -> Result<String, UserAgentError> {
+        Ok(self.http.get(url.clone()).send().await?.text().await?)
+    }
 }
 
 /// Where [`UserAgent::answer_pages`] stopped.
@@ -319,6 +374,24 @@ fn unescape(text: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// What a page of another provider asks, from its first form: credentials (it has a password
+/// field) or a confirmation (it has only buttons and hidden fields).
+fn generic_kind(html: &str) -> Option<String> {
+    let form = tags(html, "form").into_iter().next()?;
+    let _ = form;
+    let inputs = tags(html, "input");
+    if inputs
+        .iter()
+        .any(|i| attr(i, "type").as_deref() == Some("password"))
+    {
+        return Some("generic_login".into());
+    }
+    let visible = inputs
+        .iter()
+        .any(|i| !matches!(attr(i, "type").as_deref(), Some("hidden" | "submit")));
+    (!visible).then(|| "generic_confirm".into())
 }
 
 fn page_kind(html: &str) -> Option<String> {

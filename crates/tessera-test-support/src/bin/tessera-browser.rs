@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use tessera_idp::user_agent::{Script, UserAgent};
+use tessera_test_support::user_agent::{Script, UserAgent};
 use url::Url;
 
 #[tokio::main(flavor = "current_thread")]

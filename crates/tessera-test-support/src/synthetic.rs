@@ -1,60 +1,5 @@
-//! A headless agent for tests: tessera-idp's scripted browser, filling the provider's pages
-//! over plain HTTP and stopping at the redirect URI like the app's sign-in window does.
-//! Enabled by the `testing` feature; never part of the app.
-
-use tessera_idp::user_agent::{Outcome, Script, UserAgent};
-use url::Url;
-
-use crate::agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
-use crate::application::NATIVE_CLIENT_REDIRECT_URI;
-
-/// The scripted browser as both agents, catching the native-client redirect URI. Its cookie
-/// jar is the provider session that silent SSO uses.
-#[derive(Debug, Clone)]
-pub struct ScriptedBrowser(pub UserAgent);
-
-impl ScriptedBrowser {
-    /// A fresh browser that signs in as `username` (password `tessera`) and accepts everything.
-    pub fn user(username: &str) -> ScriptedBrowser {
-        ScriptedBrowser(UserAgent::new(Script::user(username)))
-    }
-
-    fn go(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        Box::pin(async move {
-            match self
-                .0
-                .sign_in(&request.authorize_url, request.redirect_uri.as_str())
-                .await
-            {
-                Ok(Outcome::Redirect(url)) => Ok(url),
-                Ok(other) => Err(AgentError::Failed(format!("unexpected outcome {other:?}"))),
-                Err(e) => Err(AgentError::Failed(e.to_string())),
-            }
-        })
-    }
-}
-
-fn native_client() -> Url {
-    Url::parse(NATIVE_CLIENT_REDIRECT_URI).expect("a constant, valid URL")
-}
-
-impl InteractiveAgent for ScriptedBrowser {
-    fn redirect_uri(&self) -> Url {
-        native_client()
-    }
-    fn authorize(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        self.go(request)
-    }
-}
-
-impl SilentAgent for ScriptedBrowser {
-    fn redirect_uri(&self) -> Url {
-        native_client()
-    }
-    fn authorize_silently(&self, request: AgentRequest) -> BoxFuture<'_, Result<Url, AgentError>> {
-        self.go(request)
-    }
-}
+//! Token caches of any size, as the persistence layer stores them, without a provider: for the
+//! benchmarks of the engine and the vault.
 
 /// The client id of [`synthetic_cache`]'s tokens.
 pub const SYNTHETIC_CLIENT_ID: &str = "3b2c9d1e-5a7f-4e60-8c1b-2d4f6a8e0c15";
@@ -63,8 +8,8 @@ pub const SYNTHETIC_AUTHORITY: &str = "https://login.microsoftonline.com/common"
 const SYNTHETIC_TENANT: &str = "5e7a1d3c-0b9f-4c2e-9a41-7c1d2e3f4a5b";
 
 /// Account number `index` of [`synthetic_cache`].
-pub fn synthetic_account(index: usize) -> crate::Account {
-    crate::Account {
+pub fn synthetic_account(index: usize) -> tessera_auth::Account {
+    tessera_auth::Account {
         home_account_id: format!("{index:08x}-0000-4000-8000-000000000000.{SYNTHETIC_TENANT}"),
         environment: "login.microsoftonline.com".into(),
         realm: SYNTHETIC_TENANT.into(),
@@ -80,7 +25,7 @@ pub fn synthetic_account(index: usize) -> crate::Account {
 /// account: a cache of any size without a provider, for benchmarks.
 pub fn synthetic_cache(tokens: usize, apis_per_account: usize) -> Vec<u8> {
     use serde_json::{json, Map, Value};
-    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let now = tessera_auth::clock::Clock::now(&tessera_auth::clock::SystemClock);
     let environment = "login.microsoftonline.com";
     let mut accounts = Map::new();
     let mut access_tokens = Map::new();
@@ -120,7 +65,7 @@ pub fn synthetic_cache(tokens: usize, apis_per_account: usize) -> Vec<u8> {
         accounts.insert(key, serde_json::to_value(&account).unwrap_or_default());
     }
     serde_json::to_vec(&json!({
-        "version": crate::cache::CACHE_FORMAT_VERSION,
+        "version": tessera_auth::cache::CACHE_FORMAT_VERSION,
         "data": {
             "accounts": accounts,
             "access_tokens": access_tokens,

@@ -1,0 +1,214 @@
+//! What the engine knows of its provider: the network stack to reach it, its metadata (cached
+//! for a day, in memory and with the persisted cache), its signing keys, and what it accepts
+//! in a request (scopes, claims).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{PublicClientApplication, METADATA_MAX_AGE};
+use crate::authority::{Jwks, Metadata};
+use crate::cache::OIDC_SCOPES;
+use crate::error::{Error, Result};
+use crate::request;
+
+/// How long the provider's signing keys are trusted before they are fetched again, and how
+/// soon after a fetch caused by an unknown `kid` another may be: Microsoft.IdentityModel's
+/// `ConfigurationManager` defaults (`DefaultAutomaticRefreshInterval`, 12 hours;
+/// `DefaultRefreshInterval`, 5 minutes), so that a stream of forged `kid`s cannot make the
+/// engine hammer the provider, while a real rotation is picked up at once.
+const JWKS_MAX_AGE: i64 = 12 * 3600;
+const JWKS_REFETCH_COOLDOWN: i64 = 5 * 60;
+
+impl PublicClientApplication {
+    /// The HTTP client, built on first use (a bad CA file or an empty trust store is reported
+    /// then): a start-up served from the cache never pays for loading root certificates.
+    pub(super) fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(client) = self.inner.http.get() {
+            return Ok(client);
+        }
+        let client = crate::http::client(&self.inner.config.http)?;
+        Ok(self.inner.http.get_or_init(|| client))
+    }
+
+    /// The engine's HTTP client (cheap to clone), for a host's other requests to the same
+    /// provider or its APIs (the profile): one network stack, one trust store.
+    pub fn http_client(&self) -> Result<reqwest::Client> {
+        self.http().cloned()
+    }
+
+    /// The provider's metadata, fetched once.
+    pub async fn metadata(&self) -> Result<Arc<Metadata>> {
+        self.metadata_from(false).await
+    }
+
+    /// The metadata, fetched from the provider even when cached when `fetch` is set.
+    pub(super) async fn metadata_from(&self, fetch: bool) -> Result<Arc<Metadata>> {
+        let now = self.inner.clock.now();
+        // One fetch at a time: concurrent first requests wait for it.
+        let mut current = self.inner.metadata.lock().await;
+        if let Some((fetched_at, metadata)) = current.as_ref() {
+            if now - fetched_at < METADATA_MAX_AGE && !fetch {
+                return Ok(metadata.clone());
+            }
+        }
+        let url = self.inner.authority.discovery_url();
+        // A loopback provider's metadata is never kept across processes: whatever answers on
+        // that port next time must be asked again (and its endpoints stay on its origin).
+        let persisted = !self.inner.authority.is_loopback();
+        self.reload();
+        let cached = match fetch || !persisted {
+            true => None,
+            false => self.inner.cache.metadata(&url, now, METADATA_MAX_AGE),
+        };
+        let (fetched_at, metadata) = match cached {
+            Some(cached) => (cached.fetched_at, cached.metadata),
+            None => {
+                let metadata: Metadata = self.get_json(&url).await?;
+                metadata.validate(&self.inner.authority)?;
+                if persisted {
+                    self.inner.cache.store_metadata(&url, now, metadata.clone());
+                    self.persist();
+                }
+                (now, metadata)
+            }
+        };
+        let metadata = Arc::new(metadata);
+        *current = Some((fetched_at, metadata.clone()));
+        Ok(metadata)
+    }
+
+    /// The provider's signing keys: cached for [`JWKS_MAX_AGE`]; with `refetch` (a token named
+    /// a key we do not have: the provider rotated), fetched again unless that was done in the
+    /// last [`JWKS_REFETCH_COOLDOWN`].
+    pub(super) async fn jwks(&self, metadata: &Metadata, refetch: bool) -> Result<Arc<Jwks>> {
+        let now = self.inner.clock.now();
+        let mut held = self.inner.jwks.lock().await;
+        if let Some(keys) = held.as_ref() {
+            let fresh = (0..JWKS_MAX_AGE).contains(&(now - keys.fetched_at));
+            let cooling = keys
+                .forced_at
+                .is_some_and(|at| (0..JWKS_REFETCH_COOLDOWN).contains(&(now - at)));
+            if (fresh && !refetch) || (refetch && cooling) {
+                return Ok(keys.jwks.clone());
+            }
+        }
+        let jwks: Arc<Jwks> = Arc::new(self.get_json(metadata.jwks_uri.as_str()).await?);
+        let forced_at = match refetch {
+            true => Some(now),
+            false => held.as_ref().and_then(|k| k.forced_at),
+        };
+        *held = Some(super::KeySet {
+            jwks: jwks.clone(),
+            fetched_at: now,
+            forced_at,
+        });
+        Ok(jwks)
+    }
+
+    /// Refuses scopes of more than one resource: an Entra access token is for one API (others
+    /// can be consented to with `extra_scopes_to_consent`). Other providers have no such rule.
+    pub(super) fn check_one_resource(&self, scopes: &[String]) -> Result<()> {
+        if !self.inner.authority.is_microsoft() {
+            return Ok(());
+        }
+        // The common case, one resource, without allocating (it is on every silent request).
+        let mut found = scopes
+            .iter()
+            .filter_map(|s| crate::cache::resource_slice(s));
+        let first = found.next();
+        if found.all(|r| first.is_some_and(|f| f.eq_ignore_ascii_case(r))) {
+            return Ok(());
+        }
+        let mut resources: Vec<String> = scopes
+            .iter()
+            .filter_map(|s| crate::cache::resource_of(s))
+            .collect();
+        resources.sort();
+        resources.dedup();
+        if resources.len() > 1 {
+            return Err(Error::Configuration(format!(
+                "one request may ask for scopes of one resource only, not {}; consent to the others with extra_scopes_to_consent",
+                resources.join(" and ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The request's scopes (or the defaults) plus the OpenID Connect scopes MSAL always adds.
+    pub(super) fn request_scopes(&self, scopes: &[String]) -> Vec<String> {
+        let mut all: Vec<String> = if scopes.is_empty() {
+            self.inner.config.default_scopes.clone()
+        } else {
+            scopes.to_vec()
+        };
+        for oidc in OIDC_SCOPES {
+            if !all.iter().any(|s| s.eq_ignore_ascii_case(oidc)) {
+                all.push(oidc.to_owned());
+            }
+        }
+        all
+    }
+
+    /// The `claims` parameter of a request. Microsoft authorities get the client capabilities
+    /// merged in (`xms_cc`, as MSAL does). Other providers get one only when the caller asks
+    /// for claims, and only if discovery advertises `claims_parameter_supported` (Discovery
+    /// §3: absent means false): certified providers refuse a parameter they do not support,
+    /// so the request is refused here, before it is sent, with the reason.
+    pub(super) fn claims_request(
+        &self,
+        asked: Option<&str>,
+        metadata: &Metadata,
+    ) -> Result<Option<String>> {
+        if self.inner.authority.is_microsoft() {
+            return request::merge_claims(asked, &self.inner.config.client_capabilities);
+        }
+        let claims = request::merge_claims(asked, &[])?;
+        if claims.is_some() && !metadata.claims_parameter_supported {
+            return Err(Error::Configuration(
+                "this identity provider does not support the claims request parameter (its metadata does not advertise claims_parameter_supported), so the claims cannot be asked for".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T> {
+        let response = self
+            .http()?
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Error::Network(crate::http::describe(&e)))?;
+        let status = response.status();
+        if status.as_u16() == 429 || status.as_u16() == 503 {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(seconds) = retry_after {
+                return Err(Error::Throttled {
+                    retry_after: Duration::from_secs(seconds),
+                });
+            }
+        }
+        if !status.is_success() {
+            // An Entra error body (a misspelt tenant: AADSTS90002) says what to fix.
+            let body = response.bytes().await.unwrap_or_default();
+            if let Ok(oauth) = serde_json::from_slice::<crate::error::OAuthError>(&body) {
+                if !oauth.error.is_empty() {
+                    return Err(crate::error::Error::discovery_refused(
+                        url,
+                        status.as_u16(),
+                        oauth,
+                    ));
+                }
+            }
+            return Err(Error::Network(format!("{url} answered HTTP {status}")));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| Error::Network(crate::http::describe(&e)))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse(format!("{url}: {e}")))
+    }
+}
