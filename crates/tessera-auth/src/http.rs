@@ -224,7 +224,7 @@ fn root_cause(error: &reqwest::Error) -> Option<String> {
     let mut source = std::error::Error::source(error);
     let mut innermost = None;
     while let Some(cause) = source {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+        if let Some(tls) = tls_error(cause) {
             return Some(match tls {
                 rustls::Error::InvalidCertificate(why) => {
                     format!("certificate not trusted: {why:?}")
@@ -237,6 +237,16 @@ fn root_cause(error: &reqwest::Error) -> Option<String> {
         source = cause.source();
     }
     innermost.filter(|text| !text.is_empty())
+}
+
+/// The TLS verdict in `error`, looking inside io::Errors too: the TLS stack wraps it in one
+/// (or two), whose `source()` skips what they wrap.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    tls_error(inner)
 }
 
 #[cfg(test)]

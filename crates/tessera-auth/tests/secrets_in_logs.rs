@@ -180,6 +180,7 @@ async fn no_secret_reaches_a_log_line_an_error_or_an_event() {
     control("users/ada@tessera.test/refresh-tokens/revoke", json!({})).await;
     let sessions = http
         .delete(idp.url("__control/users/ada@tessera.test/sessions"))
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();

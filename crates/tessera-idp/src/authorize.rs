@@ -700,6 +700,12 @@ fn validate(
             return Err(malformed(&format!("prompt '{p}' is not supported.")));
         }
     }
+    let mut scopes = scopes;
+    if idp.behaviour.offline_access_needs_consent && prompt.as_deref() != Some("consent") {
+        scopes
+            .permissions
+            .retain(|p| !(p.is_oidc() && p.name == "offline_access"));
+    }
     let claims = match get("claims") {
         None => None,
         Some(text) => match serde_json::from_str::<serde_json::Value>(text) {

@@ -124,6 +124,10 @@ pub struct Behaviour {
     pub id_token_on_refresh: bool,
     /// See [`UnknownRefreshToken`].
     pub unknown_refresh_token: UnknownRefreshToken,
+    /// Whether `offline_access` counts only with `prompt=consent`: OpenID Connect Core §11
+    /// ("a prompt parameter value of consent MUST be used"), as node-oidc-provider enforces;
+    /// without it the scope is dropped and no refresh token is issued. Entra does not.
+    pub offline_access_needs_consent: bool,
 }
 
 impl Default for Behaviour {
@@ -147,6 +151,7 @@ impl Behaviour {
             key_ids: true,
             id_token_on_refresh: true,
             unknown_refresh_token: UnknownRefreshToken::InvalidGrant,
+            offline_access_needs_consent: false,
         }
     }
 
@@ -156,6 +161,7 @@ impl Behaviour {
         Behaviour {
             refresh_token_reuse: RefreshTokenReuse::RotateAndRefuse,
             claims_parameter: ClaimsParameter::Refused,
+            offline_access_needs_consent: true,
             ..Behaviour::entra()
         }
     }

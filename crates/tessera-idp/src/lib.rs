@@ -61,7 +61,7 @@ pub use seed::{
     DEFAULT_TENANT_ID,
 };
 pub use state::{ClaimsChallenge, Flavor, Lifetimes};
-pub use tls::{Peer, TlsOptions};
+pub use tls::{write_certificates, CertificateFiles, Peer, TlsOptions};
 
 use faults::Target as T;
 use state::Idp;

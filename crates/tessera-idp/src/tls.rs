@@ -50,8 +50,46 @@ fn pem(label: &str, der: &[u8]) -> String {
     )
 }
 
-/// Makes the CA and the server certificate, and writes the CA's certificate.
-pub(crate) fn generate(options: &TlsOptions, port: u16) -> Result<Tls, String> {
+/// A throw-away CA and a server certificate it signed, as DER.
+struct Made {
+    ca: rustls::pki_types::CertificateDer<'static>,
+    leaf: rustls::pki_types::CertificateDer<'static>,
+    leaf_key: Vec<u8>,
+}
+
+/// The PEM files of a throw-away CA and of a server certificate for `127.0.0.1`,
+/// `localhost` and `names`, for another server a test runs (a third-party provider).
+#[derive(Debug, Clone)]
+pub struct CertificateFiles {
+    /// The CA's certificate, to trust.
+    pub ca: PathBuf,
+    /// The server's certificate chain.
+    pub certificate: PathBuf,
+    /// The server's private key (PKCS#8).
+    pub key: PathBuf,
+}
+
+/// Writes [`CertificateFiles`] into `folder`.
+pub fn write_certificates(names: &[String], folder: &Path) -> Result<CertificateFiles, String> {
+    let made = make(names)?;
+    std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    let files = CertificateFiles {
+        ca: folder.join("ca.pem"),
+        certificate: folder.join("server.pem"),
+        key: folder.join("server.key"),
+    };
+    write_ca(&files.ca, &pem("CERTIFICATE", &made.ca))?;
+    let chain = format!(
+        "{}{}",
+        pem("CERTIFICATE", &made.leaf),
+        pem("CERTIFICATE", &made.ca)
+    );
+    std::fs::write(&files.certificate, chain).map_err(|e| e.to_string())?;
+    std::fs::write(&files.key, pem("PRIVATE KEY", &made.leaf_key)).map_err(|e| e.to_string())?;
+    Ok(files)
+}
+
+fn make(names: &[String]) -> Result<Made, String> {
     let failed = |e: rcgen::Error| format!("TLS certificate: {e}");
     let ca_key = KeyPair::generate().map_err(failed)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
@@ -60,9 +98,9 @@ pub(crate) fn generate(options: &TlsOptions, port: u16) -> Result<Tls, String> {
         .push(DnType::CommonName, "tessera-idp throw-away test CA");
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key).map_err(failed)?;
-    let mut names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
-    names.extend(options.names.iter().cloned());
-    let mut leaf = CertificateParams::new(names).map_err(failed)?;
+    let mut all = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    all.extend(names.iter().cloned());
+    let mut leaf = CertificateParams::new(all).map_err(failed)?;
     leaf.distinguished_name
         .push(DnType::CommonName, "tessera-idp");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -70,21 +108,31 @@ pub(crate) fn generate(options: &TlsOptions, port: u16) -> Result<Tls, String> {
     let leaf_cert = leaf
         .signed_by(&leaf_key, &Issuer::from_params(&ca, &ca_key))
         .map_err(failed)?;
+    Ok(Made {
+        ca: ca_cert.der().clone(),
+        leaf: leaf_cert.der().clone(),
+        leaf_key: leaf_key.serialize_der(),
+    })
+}
+
+/// Makes the CA and the server certificate, and writes the CA's certificate.
+pub(crate) fn generate(options: &TlsOptions, port: u16) -> Result<Tls, String> {
+    let made = make(&options.names)?;
     let ca_file = match &options.ca_file {
         Some(path) => path.clone(),
         None => {
             std::env::temp_dir().join(format!("tessera-idp-{}-{port}-ca.pem", std::process::id()))
         }
     };
-    write_ca(&ca_file, &pem("CERTIFICATE", ca_cert.der()))?;
+    write_ca(&ca_file, &pem("CERTIFICATE", &made.ca))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_no_client_auth()
         .with_single_cert(
-            vec![leaf_cert.der().clone(), ca_cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+            vec![made.leaf, made.ca],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(made.leaf_key.into()),
         )
         .map_err(|e| format!("TLS: {e}"))?;
     Ok(Tls {

@@ -8,11 +8,14 @@
 //!   at the redirect URI like the app's sign-in window;
 //! - `tessera-browser`: the same browser as a program, a stand-in for the system browser
 //!   (`BROWSER=tessera-browser`) that delivers the response to a loopback listener;
-//! - [`synthetic`]: token caches of any size without a provider, for the benchmarks.
+//! - [`synthetic`]: token caches of any size without a provider, for the benchmarks;
+//! - [`oidc_provider`]: a certified third-party OpenID Provider (node-oidc-provider) to run
+//!   the engine and the CLI against.
 
 #![warn(missing_docs)]
 
 mod agents;
+pub mod oidc_provider;
 pub mod synthetic;
 pub mod user_agent;
 

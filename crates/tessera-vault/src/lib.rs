@@ -299,6 +299,16 @@ impl CachePersistence for Vault {
     }
 }
 
+/// `token-cache.refresh-<digest>.lock` in `folder`: the key's SHA-256, so the file name says
+/// nothing about the account. The key is the engine's (`home account id|environment|client
+/// id`).
+pub fn refresh_lock_path(folder: &Path, key: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    folder.join(format!("token-cache.refresh-{hex}.lock"))
+}
+
 /// Why a sealed file could not be opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UnsealError {

@@ -66,13 +66,26 @@ impl PublicClientApplication {
         let mut consent_scopes = scopes.clone();
         consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());
         let claims = self.claims_request(request.claims.as_deref(), metadata)?;
+        // OpenID Connect Core §11: "When offline access is requested, a prompt parameter
+        // value of consent MUST be used unless other conditions for processing the request
+        // permitting offline access to the requested resources are in place." Certified
+        // providers (node-oidc-provider) otherwise drop offline_access and issue no refresh
+        // token. Entra does not ask for it (MSAL never sends it).
+        let offline = consent_scopes
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case("offline_access"));
+        let prompt = match request.prompt {
+            Some(prompt) => Some(prompt.as_str()),
+            None if offline && !self.inner.authority.is_microsoft() => Some("consent"),
+            None => None,
+        };
         let pending = request::authorize(
             metadata,
             &self.inner.config.client_id,
             &agent.redirect_uri(),
             AuthorizeOptions {
                 scopes: &consent_scopes,
-                prompt: request.prompt.map(Prompt::as_str),
+                prompt,
                 login_hint: request.login_hint.as_deref(),
                 domain_hint: request.domain_hint.as_deref(),
                 claims: claims.as_deref(),

@@ -210,12 +210,19 @@ impl PublicClientApplication {
         cached_will_do: bool,
     ) -> Result<Option<AuthenticationResult>> {
         let client_id = &self.inner.config.client_id;
+        // What the cache held before waiting: a token stored while we waited is another's.
+        let before = self
+            .cached_access_token(account, scopes)
+            .map(|hit| hit.secret);
         let held = self.lock_refresh(account).await;
         // Another process may have redeemed it already and stored the rotated one.
         self.reload();
         if held.waited && claims.is_none() {
             if let Some(hit) = self.cached_access_token(account, scopes) {
-                if !hit.refresh_due && (cached_will_do || hit.cached_at >= started_at) {
+                let stored_meanwhile = before.as_ref() != Some(&hit.secret);
+                if !hit.refresh_due
+                    && (cached_will_do || (stored_meanwhile && hit.cached_at >= started_at))
+                {
                     log::debug!(
                         "the refresh another redemption finished while this one waited serves it (correlation id {correlation_id})"
                     );

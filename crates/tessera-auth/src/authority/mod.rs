@@ -280,7 +280,12 @@ impl Authority {
                 .unwrap_or_else(|| "graph.microsoft.com".to_owned()),
             AuthorityKind::B2c { .. } | AuthorityKind::Oidc => return None,
         };
-        let scheme = if self.is_loopback() { "http" } else { "https" };
+        // The emulator on loopback serves Graph beside itself, over whatever it speaks.
+        let scheme = if self.is_loopback() {
+            self.url.scheme()
+        } else {
+            "https"
+        };
         Url::parse(&format!("{scheme}://{}/v1.0", host.trim_end_matches('/'))).ok()
     }
 }

@@ -44,6 +44,25 @@ where
     (agent, rx)
 }
 
+/// An opener that plays the system browser on `net`: it signs `username` in wherever the
+/// authorize URL leads and delivers the response to the redirect URI it names.
+pub(super) fn scripted_opener(net: HttpConfig, username: &str) -> tessera_auth::Opener {
+    let ua = UserAgent::with_http(Script::user(username), &net);
+    Arc::new(move |url: &Url| {
+        let (ua, url) = (ua.clone(), url.clone());
+        let redirect = url
+            .query_pairs()
+            .find(|(k, _)| k == "redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .ok_or("no redirect_uri")?;
+        tokio::spawn(async move {
+            let outcome = ua.sign_in(&url, &redirect).await.unwrap();
+            ua.deliver(&outcome).await.unwrap();
+        });
+        Ok(())
+    })
+}
+
 /// A loopback agent whose browser first sends two stray requests (wrong path, wrong state),
 /// then signs in. Resolves with (stray statuses, what the browser was finally shown).
 async fn loopback_with_script(script: Script) -> (LoopbackAgent, BrowserReport<(u16, u16)>) {

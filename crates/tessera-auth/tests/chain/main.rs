@@ -12,6 +12,7 @@ mod flows;
 mod loopback;
 mod persistence;
 mod profiles;
+mod real_provider;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};

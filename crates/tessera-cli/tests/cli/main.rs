@@ -16,6 +16,8 @@ use tessera_test_support::user_agent::{Script, UserAgent};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
 
+mod providers;
+
 /// What a run printed, and how it ended.
 #[derive(Debug)]
 struct Run {
