@@ -98,7 +98,8 @@ async fn the_deb_installs_into_a_scratch_root_starts_under_xvfb_and_uninstalls_c
     );
     let depends = run("dpkg-deb", &["-f", path, "Depends"]);
     let groups = dependency_groups(&depends);
-    for needed in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libdbus-1-3"] {
+    // ca-certificates: the system store the platform verifier reads (issue 19).
+    for needed in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libdbus-1-3", "ca-certificates"] {
         assert!(
             groups.iter().any(|g| g.iter().any(|p| p == needed)),
             "{needed} declared: {depends}"
@@ -228,6 +229,7 @@ fn the_rpm_names_its_version_dependencies_and_files() {
         "libwebkit2gtk-4.1.so.0()(64bit)",
         "libgtk-3.so.0()(64bit)",
         "dbus-libs",
+        "ca-certificates",
     ] {
         assert!(
             requires.lines().any(|l| l.trim() == needed),

@@ -325,3 +325,59 @@ async fn loopback_traffic_never_goes_through_a_proxy() {
     machine.run(&["token", "--force-refresh"]).await.succeeded();
     machine.run(&["me"]).await.succeeded();
 }
+
+/// A machine whose CLI talks to node-oidc-provider, trusting its CA (the scripted browser,
+/// which inherits the environment, too).
+async fn real_provider_machine() -> (tessera_test_support::oidc_provider::OidcProvider, Machine) {
+    let provider = tessera_test_support::oidc_provider::OidcProvider::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut machine = Machine::new(None);
+    machine.set("TESSERA_AUTHORITY", provider.issuer.as_str());
+    machine.set("TESSERA_CLIENT_ID", tessera_test_support::oidc_provider::CLIENT_ID);
+    machine.set("SSL_CERT_FILE", &provider.ca_file.display().to_string());
+    (provider, machine)
+}
+
+// A certified provider nobody here wrote: sign-in through the browser, then the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_provider_signs_in_and_serves_from_the_cache() {
+    let (provider, machine) = real_provider_machine().await;
+    let login = machine.run(&["login", "--json"]).await.succeeded();
+    assert_eq!(login.json()["account"]["username"], "ada@tessera.test", "{login:?}");
+    let token = machine.run(&["token", "--json"]).await.succeeded().json();
+    assert_eq!(token["source"], "cache");
+    provider.stop().await;
+}
+
+// Its refresh tokens rotate and reuse revokes the grant: forced refreshes keep working, and
+// the cache serves the newest token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_provider_refreshes_with_rotation() {
+    let (provider, machine) = real_provider_machine().await;
+    machine.run(&["login"]).await.succeeded();
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        last = machine
+            .run(&["token", "--force-refresh", "--json"])
+            .await
+            .succeeded()
+            .json();
+        assert_eq!(last["source"], "refresh_token");
+    }
+    let cached = machine.run(&["token", "--json"]).await.succeeded().json();
+    assert_eq!(cached["access_token"], last["access_token"]);
+    provider.stop().await;
+}
+
+// Its profile comes from its userinfo endpoint (it keeps scope claims out of ID tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_providers_profile_comes_from_userinfo() {
+    let (provider, machine) = real_provider_machine().await;
+    machine.run(&["login"]).await.succeeded();
+    let me = machine.run(&["me", "--json"]).await.succeeded().json();
+    assert_eq!(me["displayName"], "Ada Lovelace", "{me}");
+    assert_eq!(me["mail"], "ada@tessera.test");
+    machine.run(&["logout", "--all"]).await.succeeded();
+    provider.stop().await;
+}
