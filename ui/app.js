@@ -262,6 +262,15 @@ function describe(event) {
   }
 }
 
+/** While a sign-in waits, the exact redirect URI it waits at: what the provider must have
+ * registered (a system-browser sign-in's loopback port is only known once it starts). */
+function showInteraction(event) {
+  if (event.type !== "interaction_status") return;
+  const shown = $("busy-redirect");
+  shown.textContent = event.redirect_uri ?? "";
+  shown.hidden = !event.redirect_uri;
+}
+
 function logEvent(event) {
   const item = document.createElement("li");
   item.dataset.type = event.type;
@@ -298,7 +307,13 @@ async function showSettings() {
   const provider = current.provider;
   $("authority").textContent = provider.authority;
   $("client-id").textContent = provider.clientId;
-  $("graph-url").textContent = provider.graphUrl;
+  // Microsoft Graph for Microsoft's authorities; the provider's own userinfo for the others
+  // (issue 19: no screen says "Microsoft Graph" for a provider that is not Microsoft's).
+  $("profile-service-name").textContent = provider.microsoft ? "Microsoft Graph" : "Profile";
+  $("profile-service").textContent = provider.microsoft
+    ? (provider.graphUrl ?? "the cloud's, from the provider's metadata")
+    : "the provider's userinfo endpoint (OpenID Connect)";
+  $("redirect-uri").textContent = provider.redirectUri;
   $("storage").textContent = STORAGE_NAMES[current.storage.kind] ?? current.storage.kind;
   $("storage").title = current.storage.location ?? "";
   const storageWarning = $("storage-warning");
@@ -406,7 +421,10 @@ $("busy-cancel").onclick = () => api.cancelSignIn();
 $("settings-form").onsubmit = saveSettings;
 setInterval(tickExpiry, 1000);
 
-api.onEngineEvent(logEvent);
+api.onEngineEvent((event) => {
+  showInteraction(event);
+  logEvent(event);
+});
 api.onRedirectFinished(() => run(() => refresh()));
 
 showAbout();

@@ -99,7 +99,12 @@ async fn the_deb_installs_into_a_scratch_root_starts_under_xvfb_and_uninstalls_c
     let depends = run("dpkg-deb", &["-f", path, "Depends"]);
     let groups = dependency_groups(&depends);
     // ca-certificates: the system store the platform verifier reads (issue 19).
-    for needed in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libdbus-1-3", "ca-certificates"] {
+    for needed in [
+        "libwebkit2gtk-4.1-0",
+        "libgtk-3-0",
+        "libdbus-1-3",
+        "ca-certificates",
+    ] {
         assert!(
             groups.iter().any(|g| g.iter().any(|p| p == needed)),
             "{needed} declared: {depends}"

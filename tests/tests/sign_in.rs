@@ -19,8 +19,12 @@ struct Idp {
 
 impl Idp {
     async fn start() -> Idp {
+        Idp::start_with(IdpOptions::default()).await
+    }
+
+    async fn start_with(options: IdpOptions) -> Idp {
         Idp {
-            idp: tessera_idp::start(IdpOptions::default()).await.unwrap(),
+            idp: tessera_idp::start(options).await.unwrap(),
         }
     }
 
@@ -266,6 +270,81 @@ async fn an_unreachable_sign_in_page_ends_the_sign_in_with_a_network_error_at_on
     app.close().await;
 }
 
+/// A provider that is not Microsoft's, as "provider B" of issue 19 behaves: redirect URIs
+/// matched exactly, profile claims only at userinfo (OpenID Connect Core §5.3), opaque access
+/// tokens, an audience array.
+async fn provider_b() -> Idp {
+    Idp::start_with(IdpOptions {
+        flavor: tessera_idp::Flavor::Oidc,
+        behaviour: Some(tessera_idp::Behaviour::provider_b()),
+        ..IdpOptions::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_openid_provider_signs_in_at_the_private_use_redirect_and_shows_its_userinfo_profile() {
+    let idp = provider_b().await;
+    let app = idp.app(&[]).await;
+    // Not Microsoft's `nativeclient` URL, which such a provider cannot register: a private-use
+    // scheme URI, reverse-DNS of the app id (RFC 8252 §7.1).
+    let private_use = "dev.tessera.desktop:/oauth2redirect";
+    app.wait_for_text("#redirect-uri", WAIT, |t| t == private_use)
+        .await;
+    app.wait_for_text("#profile-service-name", WAIT, |t| t == "Profile")
+        .await;
+
+    click(&app, "#sign-in").await;
+    let popup = app.wait_for_popup(WAIT).await;
+    app.wait_for_text("#busy-redirect", WAIT, |t| t == private_use)
+        .await;
+    app.sign_in_in_popup(&popup, "ada@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#profile-name", WAIT, |t| t == "Ada Lovelace")
+        .await;
+    wait_for_attribute(&app, "#token-source", "data-source", "interactive").await;
+    assert!(
+        idp.stat("userinfo").await >= 1,
+        "the profile came from userinfo"
+    );
+    let page = app
+        .client
+        .execute("return document.body.innerText;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !page.as_str().unwrap().contains("Microsoft Graph"),
+        "no word of Microsoft Graph for this provider: {page}"
+    );
+    app.screenshot("signed-in-openid-provider").await;
+    app.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_uri_the_provider_refuses_ends_the_sign_in_and_is_named() {
+    let idp = provider_b().await;
+    let unregistered = "dev.tessera.desktop:/not-registered";
+    let app = idp.app(&[("TESSERA_REDIRECT_URI", unregistered)]).await;
+    let started = std::time::Instant::now();
+    click(&app, "#sign-in").await;
+    // The provider answers the authorize request with HTTP 400 and its error page; the window
+    // closes and the message says what to register, instead of waiting for the time limit.
+    wait_for_attribute(&app, "#banner", "data-kind", "configuration").await;
+    assert!(started.elapsed() < Duration::from_secs(60));
+    app.wait_for_text("#banner-message", WAIT, |t| {
+        t.contains(unregistered) && t.contains("register")
+    })
+    .await;
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "the refused window is closed"
+    );
+    assert_eq!(idp.stat("token").await, 0);
+    app.screenshot("sign-in-redirect-refused").await;
+    app.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_launch_hands_over_to_the_first_and_exits() {
     let idp = Idp::start().await;
@@ -303,6 +382,11 @@ async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
     click(&app, "#sign-in-browser").await;
     app.wait_for_text("#busy-label", WAIT, |t| t.contains("browser"))
         .await;
+    // The loopback redirect URI, port and all, is shown while the app waits (issue 19).
+    app.wait_for_text("#busy-redirect", WAIT, |t| {
+        t.starts_with("http://127.0.0.1:") || t.starts_with("http://localhost:")
+    })
+    .await;
     app.screenshot("waiting-for-browser").await;
     click(&app, "#busy-cancel").await;
     wait_for_attribute(&app, "#banner", "data-kind", "user_cancelled").await;

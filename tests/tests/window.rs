@@ -81,10 +81,15 @@ async fn a_configured_provider_replaces_the_embedded_one() {
         .wait_for_text("#authority", WAIT, |t| !t.starts_with('\u{2026}'))
         .await;
     assert_eq!(shown, authority);
-    let graph = app
-        .wait_for_text("#graph-url", WAIT, |t| !t.starts_with('\u{2026}'))
+    // A plain OpenID provider: the profile comes from its userinfo, and nothing says Graph.
+    let service = app
+        .wait_for_text("#profile-service", WAIT, |t| !t.starts_with('\u{2026}'))
         .await;
-    assert_eq!(graph, idp.graph_url().to_string());
+    assert!(service.contains("userinfo"), "{service}");
+    let name = app
+        .wait_for_text("#profile-service-name", WAIT, |_| true)
+        .await;
+    assert_eq!(name, "Profile");
     let note_hidden = app
         .client
         .find(fantoccini::Locator::Css("#embedded-note"))

@@ -34,6 +34,11 @@ pub enum AgentError {
     /// The agent could not show the request (page failed to load, no browser…).
     #[error("{0}")]
     Failed(String),
+    /// The authorization endpoint answered the request with a client error (HTTP 4xx): the
+    /// provider refuses it as sent (an unregistered redirect URI, an unknown client), and no
+    /// waiting helps.
+    #[error("the identity provider refused the sign-in request (HTTP {0})")]
+    Refused(u16),
 }
 
 /// Shows an authorize request to the user and returns the redirect URL.

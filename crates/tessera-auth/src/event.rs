@@ -79,5 +79,9 @@ pub enum Event {
     InteractionStatus {
         /// Now.
         status: InteractionStatus,
+        /// The redirect URI the interaction waits at, while one runs: what a provider that
+        /// matches redirect URIs exactly must have registered (not a secret).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redirect_uri: Option<String>,
     },
 }

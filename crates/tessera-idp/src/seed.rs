@@ -198,6 +198,9 @@ impl Default for Seed {
                     "http://127.0.0.1".into(),
                     "https://login.microsoftonline.com/common/oauth2/nativeclient".into(),
                     format!("msal{DEFAULT_CLIENT_ID}://auth"),
+                    // The embedded window's default for providers that are not Microsoft's: a
+                    // private-use scheme, reverse-DNS of the app id (RFC 8252 §7.1).
+                    "dev.tessera.desktop:/oauth2redirect".into(),
                 ],
                 api_permissions: vec!["User.Read".into()],
             }],

@@ -58,6 +58,7 @@ async fn run_window<R: Runtime>(
     let (sender, receiver) = oneshot::channel();
     let outcome = Outcome(Arc::new(Mutex::new(Some(sender))));
     let redirect_uri = request.redirect_uri.clone();
+    let authorize_url = request.authorize_url.clone();
     let on_navigation = {
         let outcome = outcome.clone();
         let redirect_uri = redirect_uri.clone();
@@ -84,7 +85,7 @@ async fn run_window<R: Runtime>(
             }
         });
     }
-    watch_webview(&window, outcome.clone(), redirect_uri);
+    watch_webview(&window, outcome.clone(), redirect_uri, authorize_url);
     let result = tokio::time::timeout(spec.time_limit, receiver).await;
     drop(window);
     match result {
@@ -196,9 +197,12 @@ fn is_redirect(url: &Url, redirect_uri: &Url) -> bool {
         && url.path().trim_end_matches('/') == redirect_uri.path().trim_end_matches('/')
 }
 
-/// Two things Tauri does not surface, from WebKitGTK's signals:
+/// Three things Tauri does not surface, from WebKitGTK's signals:
 /// - a failed page load (provider unreachable, TLS failure) ends the request with a network
 ///   error at once, instead of leaving the user before WebKit's error page until the time limit;
+/// - the authorization endpoint answering the request itself with a client error (HTTP 4xx:
+///   an unregistered redirect URI, an unknown client) ends it with that, so the app can name
+///   the URI to register, instead of waiting while the provider shows its error page;
 /// - the page closing itself (`window.close()`, or WebDriver closing it) ends it as cancelled,
 ///   like the window's destruction does.
 #[cfg(target_os = "linux")]
@@ -206,14 +210,36 @@ fn watch_webview<R: Runtime>(
     window: &tauri::WebviewWindow<R>,
     outcome: Outcome,
     redirect_uri: Url,
+    authorize_url: Url,
 ) {
     use webkit2gtk::glib::error::ErrorDomain;
-    use webkit2gtk::{NetworkError, PolicyError, WebViewExt};
+    use webkit2gtk::{
+        LoadEvent, NetworkError, PolicyError, URIResponseExt, WebResourceExt, WebViewExt,
+    };
     let _ = window.with_webview(move |webview| {
         let view = webview.inner();
         {
             let outcome = outcome.clone();
             view.connect_close(move |_| outcome.send(Err(AgentError::Cancelled)));
+        }
+        {
+            let outcome = outcome.clone();
+            view.connect_load_changed(move |view, event| {
+                if event != LoadEvent::Committed {
+                    return;
+                }
+                let Some(resource) = view.main_resource() else {
+                    return;
+                };
+                let status = resource.response().map_or(0, |r| r.status_code());
+                let at_endpoint = resource
+                    .uri()
+                    .and_then(|uri| Url::parse(&uri).ok())
+                    .is_some_and(|url| is_endpoint(&url, &authorize_url));
+                if at_endpoint && (400..500).contains(&status) {
+                    outcome.send(Err(AgentError::Refused(status as u16)));
+                }
+            });
         }
         view.connect_load_failed(move |_, _, failing_uri, error| {
                 let cancelled_by_us = error.matches(PolicyError::FrameLoadInterruptedByPolicyChange)
@@ -236,11 +262,18 @@ fn watch_webview<R: Runtime>(
     });
 }
 
+#[cfg(target_os = "linux")]
+/// Whether `url` is the authorization endpoint `authorize_url` names (origin and path).
+fn is_endpoint(url: &Url, authorize_url: &Url) -> bool {
+    url.origin() == authorize_url.origin() && url.path() == authorize_url.path()
+}
+
 #[cfg(not(target_os = "linux"))]
 fn watch_webview<R: Runtime>(
     _window: &tauri::WebviewWindow<R>,
     _outcome: Outcome,
     _redirect_uri: Url,
+    _authorize_url: Url,
 ) {
     // Other platforms end an unreachable provider's request at the time limit.
 }

@@ -1,8 +1,8 @@
 //! Interactive sign-in through an agent, and code redemption.
 
 use super::{
-    agent_error, new_correlation_id, AuthenticationResult, InteractiveRequest, Prompt,
-    PublicClientApplication, TokenSource,
+    new_correlation_id, AuthenticationResult, InteractiveRequest, PublicClientApplication,
+    TokenSource,
 };
 use crate::agent::InteractiveAgent;
 use crate::authority::Metadata;
@@ -34,6 +34,7 @@ impl PublicClientApplication {
             Ok(_one_at_a_time) => {
                 self.emit(Event::InteractionStatus {
                     status: agent.interaction_status(),
+                    redirect_uri: Some(agent.redirect_uri().to_string()),
                 });
                 let cancelled = self.inner.cancel_interaction.notified();
                 let outcome = tokio::select! {
@@ -42,6 +43,7 @@ impl PublicClientApplication {
                 };
                 self.emit(Event::InteractionStatus {
                     status: InteractionStatus::None,
+                    redirect_uri: None,
                 });
                 agent
                     .finished(outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()))
@@ -97,7 +99,13 @@ impl PublicClientApplication {
         let redirect = agent
             .authorize(pending.agent_request())
             .await
-            .map_err(agent_error)?;
+            .map_err(|e| {
+                super::interactive_agent_error(
+                    e,
+                    &pending.redirect_uri,
+                    &self.inner.config.client_id,
+                )
+            })?;
         let code = request::parse_redirect(&redirect, &pending, metadata)?;
         self.redeem(
             metadata,

@@ -362,6 +362,19 @@ fn agent_error(error: AgentError) -> Error {
         AgentError::Cancelled => Error::UserCancelled,
         AgentError::Timeout => Error::Timeout,
         AgentError::Failed(message) => Error::Network(message),
+        AgentError::Refused(status) => Error::Configuration(format!(
+            "the identity provider refused the sign-in request (HTTP {status})"
+        )),
+    }
+}
+
+/// [`agent_error`], naming what to register when the provider refused the request.
+fn interactive_agent_error(error: AgentError, redirect_uri: &Url, client_id: &str) -> Error {
+    match error {
+        AgentError::Refused(status) => Error::Configuration(format!(
+            "the identity provider refused the sign-in request (HTTP {status}): register {redirect_uri} as a redirect URI of the application {client_id} there, or set the redirectUri setting to one it has"
+        )),
+        other => agent_error(other),
     }
 }
 

@@ -168,6 +168,7 @@ impl PublicClientApplication {
         );
         self.emit(Event::InteractionStatus {
             status: InteractionStatus::Silent,
+            redirect_uri: None,
         });
         let outcome = async {
             let redirect = agent
@@ -179,6 +180,7 @@ impl PublicClientApplication {
         .await;
         self.emit(Event::InteractionStatus {
             status: InteractionStatus::None,
+            redirect_uri: None,
         });
         let code = outcome?;
         self.redeem(

@@ -81,6 +81,7 @@ async fn loopback_with_script(script: Script) -> (LoopbackAgent, BrowserReport<(
 async fn the_system_browser_agent_answers_the_browser_after_redemption() {
     let w = world(Flavor::Entra, &[]).await;
     let (agent, shown) = loopback_with_script(Script::user("ada@tessera.test")).await;
+    let agent_redirect = agent.redirect_uri();
     let mut events = w.app.subscribe();
     let result = w
         .app
@@ -98,11 +99,23 @@ async fn the_system_browser_agent_answers_the_browser_after_redemption() {
     assert!(page.contains("You are signed in"), "{page}");
     let mut statuses = vec![];
     while let Ok(event) = events.try_recv() {
-        if let tessera_auth::Event::InteractionStatus { status } = event {
-            statuses.push(status);
+        if let tessera_auth::Event::InteractionStatus {
+            status,
+            redirect_uri,
+        } = event
+        {
+            statuses.push((status, redirect_uri));
         }
     }
-    assert_eq!(statuses[0], tessera_auth::InteractionStatus::Redirect);
+    // Issue 19: the exact redirect URI is said while the browser is out (what a provider
+    // without port variance must have registered).
+    assert_eq!(
+        statuses[0],
+        (
+            tessera_auth::InteractionStatus::Redirect,
+            Some(agent_redirect.to_string())
+        )
+    );
 
     let (declining, shown) = loopback_with_script(Script {
         accept_consent: false,

@@ -166,7 +166,7 @@ async fn processes_refreshing_at_once_never_redeem_a_spent_token() {
                 if call % 3 != 2 {
                     args.push("--force-refresh");
                 }
-                if (process + call) % 2 == 0 {
+                if (process + call).is_multiple_of(2) {
                     args.extend(["--scopes", "api://tessera-demo/access_as_user"]);
                 }
                 let outcome = machine.run(&args).await;
@@ -334,7 +334,10 @@ async fn real_provider_machine() -> (tessera_test_support::oidc_provider::OidcPr
         .unwrap_or_else(|e| panic!("{e}"));
     let mut machine = Machine::new(None);
     machine.set("TESSERA_AUTHORITY", provider.issuer.as_str());
-    machine.set("TESSERA_CLIENT_ID", tessera_test_support::oidc_provider::CLIENT_ID);
+    machine.set(
+        "TESSERA_CLIENT_ID",
+        tessera_test_support::oidc_provider::CLIENT_ID,
+    );
     machine.set("SSL_CERT_FILE", &provider.ca_file.display().to_string());
     (provider, machine)
 }
@@ -344,7 +347,11 @@ async fn real_provider_machine() -> (tessera_test_support::oidc_provider::OidcPr
 async fn a_real_provider_signs_in_and_serves_from_the_cache() {
     let (provider, machine) = real_provider_machine().await;
     let login = machine.run(&["login", "--json"]).await.succeeded();
-    assert_eq!(login.json()["account"]["username"], "ada@tessera.test", "{login:?}");
+    assert_eq!(
+        login.json()["account"]["username"],
+        "ada@tessera.test",
+        "{login:?}"
+    );
     let token = machine.run(&["token", "--json"]).await.succeeded().json();
     assert_eq!(token["source"], "cache");
     provider.stop().await;
