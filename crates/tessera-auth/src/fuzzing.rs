@@ -91,7 +91,7 @@ pub fn redirect_url(input: &[u8]) {
                     state.is_some_and(|s| pending.state.matches(s)),
                     "a code was accepted without our state"
                 );
-                assert!(!code.secret().is_empty(), "an empty code was accepted");
+                assert!(!code.code.secret().is_empty(), "an empty code was accepted");
                 if iss_parameter {
                     let iss = pairs.iter().find(|(k, _)| k == "iss").map(|(_, v)| v);
                     assert_eq!(iss.map(String::as_str), Some(ISSUER), "iss unchecked");
@@ -139,6 +139,8 @@ pub fn token_response(input: &[u8]) {
         claims: None,
         client_info: true,
         correlation_id: "fuzz",
+        headers: &[],
+        observed: None,
     };
     let refresh_token = RefreshToken::new("fuzz-refresh-token");
     let outcome = token_client::refresh_through(&transport, &metadata, &refresh_token, redemption)

@@ -42,6 +42,16 @@ pub(crate) struct AuthorizeOptions<'a> {
     pub client_info: bool,
     /// `query` unless the agent asks for `form_post`.
     pub response_mode: Option<&'a str>,
+    /// More parameters (the correlation id and library facts MSAL sends Microsoft).
+    pub extra: &'a [(&'static str, String)],
+}
+
+/// What a successful authorization response carries.
+#[derive(Debug)]
+pub(crate) struct AuthorizationResponse {
+    pub code: AuthorizationCode,
+    /// Entra's `client_info` (asked for with `client_info=1`): the account, before any token.
+    pub client_info: Option<String>,
 }
 
 /// Builds the authorize URL with fresh PKCE (S256), state and nonce.
@@ -82,6 +92,9 @@ pub(crate) fn authorize(
     if options.client_info {
         request = request.add_extra_param("client_info", "1");
     }
+    for (name, value) in options.extra {
+        request = request.add_extra_param(*name, value.clone());
+    }
     let (url, _) = request.url();
     PendingAuthorization {
         url,
@@ -97,7 +110,7 @@ pub(crate) fn parse_redirect(
     redirect: &Url,
     pending: &PendingAuthorization,
     metadata: &Metadata,
-) -> Result<AuthorizationCode> {
+) -> Result<AuthorizationResponse> {
     let expected = &pending.redirect_uri;
     let same_target = redirect.scheme() == expected.scheme()
         && redirect.host_str() == expected.host_str()
@@ -152,12 +165,16 @@ pub(crate) fn parse_redirect(
         };
         return Err(Error::from_oauth(oauth));
     }
-    get("code")
+    let code = get("code")
         .filter(|c| !c.is_empty())
         .map(AuthorizationCode::new)
         .ok_or_else(|| {
             Error::InvalidResponse("the response has neither a code nor an error".into())
-        })
+        })?;
+    Ok(AuthorizationResponse {
+        code,
+        client_info: get("client_info").map(str::to_owned),
+    })
 }
 
 /// Merges a claims request with the client's capabilities, as MSAL does: capabilities go to
@@ -248,7 +265,7 @@ mod tests {
         let at = |query: &str| Url::parse(&format!("http://localhost:8400/?{query}")).unwrap();
         let state = p.state.secret().to_owned();
         let code = parse_redirect(&at(&format!("code=abc&state={state}")), &p, &m).unwrap();
-        assert_eq!(code.secret(), "abc");
+        assert_eq!(code.code.secret(), "abc");
         assert!(matches!(
             parse_redirect(&at("code=abc&state=forged"), &p, &m),
             Err(Error::StateMismatch)

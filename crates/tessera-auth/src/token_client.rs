@@ -3,13 +3,13 @@
 //!
 //! Two gaps of `oauth2` are closed here. Its HTTP client must not follow redirects (the crate's
 //! own SSRF advice): ours is a `reqwest` client with redirects off, wrapped so that every request
-//! carries a `client-request-id` and so that 429 and 5xx answers keep their status and
-//! `Retry-After`. And its standard error response drops Entra's `error_codes`, `suberror`,
+//! carries a `client-request-id` (and, to Microsoft, MSAL's library headers), so that 429 and
+//! 5xx answers keep their status and `Retry-After`, and so that the caller sees every answer's
+//! status for throttling (`throttle`). And its standard error response drops Entra's `error_codes`, `suberror`,
 //! `claims`, `trace_id`, `correlation_id`: ours is [`OAuthError`], which keeps them.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use oauth2::basic::{
     BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
@@ -27,9 +27,7 @@ use crate::error::{Error, OAuthError, Result};
 use crate::secret::{
     AccessToken, AuthorizationCode, DeviceCode, IdToken, PkceCodeVerifier, RefreshToken,
 };
-
-/// Throttling without a `Retry-After`: wait this long (MSAL's default).
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
+use crate::throttle::{Answer, Observed, RetryAfter, DEFAULT_THROTTLE, MAX_THROTTLE};
 
 impl std::fmt::Display for OAuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +90,10 @@ pub(crate) struct Redemption<'a> {
     pub claims: Option<&'a str>,
     pub client_info: bool,
     pub correlation_id: &'a str,
+    /// Headers besides `client-request-id` (MSAL's library headers, `X-AnchorMailbox`).
+    pub headers: &'a [(&'static str, String)],
+    /// Where the transport writes what the endpoint answered.
+    pub observed: Option<&'a Observed>,
 }
 
 impl Redemption<'_> {
@@ -127,13 +129,13 @@ pub(crate) fn oauth_client(
 pub(crate) async fn redeem_code(
     http: &reqwest::Client,
     metadata: &Metadata,
-    code: AuthorizationCode,
-    verifier: PkceCodeVerifier,
+    code: &AuthorizationCode,
+    verifier: &PkceCodeVerifier,
     r: Redemption<'_>,
 ) -> Result<TokenResponse> {
     let client = oauth_client(metadata, r.client_id, r.redirect_uri);
     let mut request = client
-        .exchange_code(oauth2::AuthorizationCode::new(code.into_secret()))
+        .exchange_code(oauth2::AuthorizationCode::new(code.secret().to_owned()))
         .set_pkce_verifier(oauth2::PkceCodeVerifier::new(verifier.secret().to_owned()))
         // RFC 6749 has no scope on code redemption; Entra takes one to pick the resource.
         .add_extra_param("scope", r.scopes.join(" "));
@@ -210,7 +212,7 @@ pub(crate) async fn request_device_code(
         ("scope", r.scopes.join(" ")),
     ];
     form.extend(r.extra_params());
-    let body = post_form(http, endpoint, &form, r.correlation_id).await?;
+    let body = post_form(http, endpoint, &form, &r).await?;
     serde_json::from_slice(&body).map_err(|e| {
         Error::InvalidResponse(format!(
             "the device authorization response is not valid ({}:{})",
@@ -234,7 +236,7 @@ pub(crate) async fn poll_device_code(
         ("device_code", device_code.secret().to_owned()),
     ];
     form.extend(r.extra_params());
-    let body = post_form(http, &metadata.token_endpoint, &form, r.correlation_id).await?;
+    let body = post_form(http, &metadata.token_endpoint, &form, &r).await?;
     parse_device_token(&body)
 }
 
@@ -257,7 +259,7 @@ async fn post_form(
     http: &reqwest::Client,
     url: &Url,
     form: &[(&str, String)],
-    correlation_id: &str,
+    r: &Redemption<'_>,
 ) -> Result<Vec<u8>> {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
@@ -272,10 +274,7 @@ async fn post_form(
         .header(oauth2::http::header::ACCEPT, "application/json")
         .body(body.into_bytes())
         .map_err(|e| Error::Configuration(format!("request to {url}: {e}")))?;
-    let transport = Transport {
-        http: http.clone(),
-        correlation_id: correlation_id.to_owned(),
-    };
+    let transport = Transport::new(http, r);
     let response = oauth2::AsyncHttpClient::call(&transport, request)
         .await
         .map_err(|e| map_error(RequestTokenError::Request(e)))?;
@@ -327,9 +326,16 @@ fn map_error(error: RequestTokenError<HttpError, OAuthError>) -> Error {
             retry_after,
             body,
         }) => {
-            if status == 429 || (status == 503 && retry_after.is_some()) {
+            // An answer that says when to come back. An HTTP-date is measured against this
+            // machine's clock (the `throttle` module measures against the engine's).
+            if status == 429 || retry_after.is_some() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
                 return Error::Throttled {
-                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                    retry_after: retry_after
+                        .map_or(DEFAULT_THROTTLE, |r| r.wait_from(now))
+                        .min(MAX_THROTTLE),
                 };
             }
             match serde_json::from_slice::<OAuthError>(&body) {
@@ -354,7 +360,7 @@ pub(crate) enum HttpError {
     #[error("HTTP {status}")]
     Status {
         status: u16,
-        retry_after: Option<Duration>,
+        retry_after: Option<RetryAfter>,
         body: Vec<u8>,
     },
 }
@@ -365,6 +371,8 @@ struct Transport {
     // lifetime oauth2 asks for, which spawned futures need.
     http: reqwest::Client,
     correlation_id: String,
+    headers: Vec<(&'static str, String)>,
+    observed: Option<Observed>,
 }
 
 impl Transport {
@@ -372,6 +380,8 @@ impl Transport {
         Transport {
             http: http.clone(),
             correlation_id: r.correlation_id.to_owned(),
+            headers: r.headers.to_vec(),
+            observed: r.observed.cloned(),
         }
     }
 }
@@ -391,25 +401,31 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport {
                 parts.uri.host().unwrap_or_default(),
                 parts.uri.path()
             );
-            let response = self
+            let mut request = self
                 .http
                 .request(parts.method, parts.uri.to_string())
                 .headers(parts.headers)
-                .header("client-request-id", self.correlation_id.as_str())
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| {
-                    let described = crate::http::describe(&e);
-                    log::debug!("{target}: {described}");
-                    HttpError::Transport(described)
-                })?;
+                .header("client-request-id", self.correlation_id.as_str());
+            for (name, value) in &self.headers {
+                request = request.header(*name, value.as_str());
+            }
+            let response = request.body(body).send().await.map_err(|e| {
+                let described = crate::http::describe(&e);
+                log::debug!("{target}: {described}");
+                HttpError::Transport(described)
+            })?;
             let status = response.status();
             log::trace!(
                 "{target}: HTTP {status} (correlation id {})",
                 self.correlation_id
             );
             let headers = response.headers().clone();
+            if let Some(observed) = &self.observed {
+                observed.set(Answer {
+                    status: status.as_u16(),
+                    retry_after: RetryAfter::from_headers(&headers),
+                });
+            }
             let bytes = response
                 .bytes()
                 .await
@@ -426,11 +442,7 @@ pub(crate) fn screen_response(
     body: Vec<u8>,
 ) -> std::result::Result<HttpResponse, HttpError> {
     if status.as_u16() == 429 || status.is_server_error() {
-        let retry_after = headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = RetryAfter::from_headers(headers);
         return Err(HttpError::Status {
             status: status.as_u16(),
             retry_after,

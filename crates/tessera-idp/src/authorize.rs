@@ -43,6 +43,11 @@ pub async fn authorize(
         if query.get("prompt").map(String::as_str) == Some("none") {
             store.count("authorize:prompt=none");
         }
+        // MSAL puts its correlation id on the authorize URL too (msal-common
+        // `RequestParameterBuilder.addCorrelationId`): counted so tests see it arrive.
+        if query.contains_key("client-request-id") {
+            store.count("authorize:client-request-id");
+        }
         match validate(&idp, &tenant, &query) {
             Ok(request) => request,
             Err(Rejection::Show(status, message)) => {

@@ -53,9 +53,9 @@ pub enum FaultKind {
     Status {
         /// The HTTP status.
         status: u16,
-        /// Seconds for the `Retry-After` header.
+        /// The `Retry-After` header: seconds, or any text (an HTTP-date, RFC 9110 §10.2.3).
         #[serde(default)]
-        retry_after: Option<u64>,
+        retry_after: Option<RetryAfter>,
     },
     /// Wait, then answer normally.
     Delay {
@@ -73,6 +73,16 @@ pub enum FaultKind {
         /// The field to drop.
         field: String,
     },
+}
+
+/// A `Retry-After` value as a test writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RetryAfter {
+    /// `delay-seconds`.
+    Seconds(u64),
+    /// Sent as written (an HTTP-date, or something malformed).
+    Text(String),
 }
 
 /// A queued fault.
@@ -131,10 +141,13 @@ impl Idp {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let mut response = self.fault_status_body(target, status);
-                if let Some(seconds) = retry_after {
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                let value = match retry_after {
+                    Some(RetryAfter::Seconds(seconds)) => Some(HeaderValue::from(seconds)),
+                    Some(RetryAfter::Text(text)) => HeaderValue::from_str(&text).ok(),
+                    None => None,
+                };
+                if let Some(value) = value {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
                 response
             }

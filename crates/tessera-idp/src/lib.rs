@@ -54,7 +54,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use behaviour::Behaviour;
-pub use faults::{Fault, FaultKind, Target};
+pub use faults::{Fault, FaultKind, RetryAfter, Target};
 pub use keys::{Algorithm, SigningKey};
 pub use seed::{
     Api, Client, Seed, SeedError, Tenant, User, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD,

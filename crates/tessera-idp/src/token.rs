@@ -57,6 +57,7 @@ pub async fn token(
                     idp.witness(secret);
                 }
             }
+            count_library_headers(&idp, &headers, &response);
             let mut response = (StatusCode::OK, axum::Json(response)).into_response();
             no_store(response.headers_mut());
             if let Some(id) = client_request_id.as_deref().and_then(|v| v.parse().ok()) {
@@ -65,6 +66,47 @@ pub async fn token(
             response
         }
         Err(error) => error.into_response_for(&idp, client_request_id.as_deref()),
+    }
+}
+
+/// Counts the headers MSAL sends Entra's token endpoint, so tests see what arrived:
+/// `x-ms-lib-capability: retry-after, h429` (msal-common `ThrottlingConstants`), `x-client-SKU`
+/// (with `-VER` and `-OS`), and `X-AnchorMailbox: Oid:{uid}@{utid}` naming the account the
+/// tokens are for (`token:x-anchormailbox`; `…:other` when it names someone else).
+fn count_library_headers(idp: &Idp, headers: &HeaderMap, response: &Value) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let mut store = idp.store();
+    if header("x-ms-lib-capability") == Some("retry-after, h429") {
+        store.count("token:x-ms-lib-capability");
+    }
+    if ["x-client-sku", "x-client-ver", "x-client-os"]
+        .iter()
+        .all(|name| header(name).is_some_and(|v| !v.is_empty()))
+    {
+        store.count("token:x-client-sku");
+    }
+    if let Some(anchor) = header("x-anchormailbox") {
+        let named = response["id_token"]
+            .as_str()
+            .or(response["access_token"].as_str())
+            .and_then(|jwt| jwt.split('.').nth(1))
+            .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .and_then(|claims| {
+                Some(format!(
+                    "Oid:{}@{}",
+                    claims["oid"].as_str()?,
+                    claims["tid"].as_str()?
+                ))
+            });
+        if named
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(anchor))
+        {
+            store.count("token:x-anchormailbox");
+        } else {
+            store.count("token:x-anchormailbox:other");
+        }
     }
 }
 
@@ -241,9 +283,21 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
                 session: None,
             }
         }
-        DEVICE_CODE_GRANT => {
+        // Entra takes RFC 8628's grant type and also the short `device_code` (MSAL.NET's
+        // `OAuth2GrantType.DeviceCode`), and the code as `device_code` or `code` (MSAL Python
+        // sends both: "service seemingly need both device_code and code parameter").
+        kind if kind == DEVICE_CODE_GRANT
+            || (kind == "device_code" && idp.flavor == crate::state::Flavor::Entra) =>
+        {
             store.count("token:device_code");
-            let device_code = require("device_code")?;
+            let device_code = get("device_code")
+                .or_else(|| get("code").filter(|_| idp.flavor == crate::state::Flavor::Entra))
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        900144,
+                        "The request body must contain the following parameter: 'device_code'.",
+                    )
+                })?;
             let (code, device_claims) =
                 crate::device::poll(idp, &mut store, device_code, client_id)?;
             let Some(grant) = store.codes.get(&code).cloned().filter(|g| !g.redeemed) else {
@@ -287,7 +341,10 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
         return Err(consent_required_error(idp, &client.client_id).with_invalid_grant());
     }
     if store.flags(&grant.oid).mfa_required && !grant.mfa {
-        return Err(mfa_required_error(&resource));
+        // At the token endpoint Entra says `invalid_grant` with the suberror (as MSAL
+        // Python's own fixture has it: tests/test_application.py); `interaction_required` is
+        // the authorize endpoint's word (OpenID Connect Core §3.1.2.6).
+        return Err(mfa_required_error(&resource).with_invalid_grant());
     }
     let user = idp
         .seed

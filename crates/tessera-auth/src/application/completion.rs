@@ -153,21 +153,12 @@ impl PublicClientApplication {
         let environment = self.inner.authority.environment();
         let (home_account_id, realm) = match client_info {
             Some(info) => {
-                let decoded: serde_json::Value = URL_SAFE_NO_PAD
-                    .decode(info.trim_end_matches('='))
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| {
-                        Error::InvalidResponse("client_info is not base64url JSON".into())
-                    })?;
-                match (decoded["uid"].as_str(), decoded["utid"].as_str()) {
-                    (Some(uid), Some(utid)) => (format!("{uid}.{utid}"), utid.to_owned()),
-                    _ => {
-                        return Err(Error::InvalidResponse(
-                            "client_info lacks uid or utid".into(),
-                        ))
-                    }
-                }
+                let home_account_id = home_account_id(info)?;
+                let utid = home_account_id
+                    .split_once('.')
+                    .map(|(_, utid)| utid.to_owned())
+                    .unwrap_or_default();
+                (home_account_id, utid)
             }
             None => match (&claims.oid, &claims.tid) {
                 (Some(oid), Some(tid)) => (format!("{oid}.{tid}"), tid.clone()),
@@ -192,5 +183,22 @@ impl PublicClientApplication {
             local_account_id: claims.oid.clone().unwrap_or_else(|| claims.sub.clone()),
             tenant_profiles,
         })
+    }
+}
+
+/// The home account id (`uid.utid`) Entra's `client_info` names (base64url JSON).
+pub(super) fn home_account_id(client_info: &str) -> Result<String> {
+    let decoded: serde_json::Value = URL_SAFE_NO_PAD
+        .decode(client_info.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| Error::InvalidResponse("client_info is not base64url JSON".into()))?;
+    match (decoded["uid"].as_str(), decoded["utid"].as_str()) {
+        (Some(uid), Some(utid)) if !uid.contains('.') && !utid.is_empty() => {
+            Ok(format!("{uid}.{utid}"))
+        }
+        _ => Err(Error::InvalidResponse(
+            "client_info lacks uid or utid".into(),
+        )),
     }
 }

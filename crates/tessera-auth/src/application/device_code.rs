@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::token_endpoint::TokenCall;
 use super::{new_correlation_id, AuthenticationResult, PublicClientApplication, TokenSource};
 use crate::error::{Error, Result};
 use crate::event::Event;
@@ -99,6 +100,7 @@ impl PublicClientApplication {
         // Never sent: the device flow has no redirect. `Redemption` carries one for the
         // grants that do.
         let redirect_uri = self.inner.authority.url().clone();
+        let headers = self.token_headers(None);
         let redemption = Redemption {
             client_id: &self.inner.config.client_id,
             redirect_uri: &redirect_uri,
@@ -106,7 +108,19 @@ impl PublicClientApplication {
             claims: claims.as_deref(),
             client_info: self.inner.authority.is_microsoft(),
             correlation_id,
+            headers: &headers,
+            observed: None,
         };
+        // The polls are throttled like any token request, but never retried here nor
+        // remembered as "interaction required": polling is the retry (MSAL Python leaves the
+        // device flow out of its 400 cache for the same reason).
+        let mut call = TokenCall::grant(
+            &metadata.token_endpoint,
+            &self.inner.config.client_id,
+            &scopes,
+            claims.as_deref(),
+        );
+        call.retry = false;
         let authorization =
             token_client::request_device_code(self.http()?, &endpoint, redemption).await?;
         let expires_on = self.inner.clock.now() + authorization.expires_in as i64;
@@ -129,13 +143,25 @@ impl PublicClientApplication {
             if self.inner.clock.now() >= expires_on {
                 return Err(Error::Timeout);
             }
-            let polled = token_client::poll_device_code(
-                self.http()?,
-                &metadata,
-                &authorization.device_code,
-                redemption,
-            )
-            .await;
+            let polled = self
+                .call_token_endpoint(&call, |observed| {
+                    let device_code = &authorization.device_code;
+                    let metadata = &metadata;
+                    async move {
+                        let redemption = Redemption {
+                            observed: Some(&observed),
+                            ..redemption
+                        };
+                        token_client::poll_device_code(
+                            self.http()?,
+                            metadata,
+                            device_code,
+                            redemption,
+                        )
+                        .await
+                    }
+                })
+                .await;
             match polled {
                 Ok(response) => {
                     return self

@@ -1,5 +1,6 @@
 //! Interactive sign-in through an agent, and code redemption.
 
+use super::token_endpoint::TokenCall;
 use super::{
     new_correlation_id, AuthenticationResult, InteractiveRequest, PublicClientApplication,
     TokenSource,
@@ -10,7 +11,6 @@ use crate::cache::Account;
 use crate::error::{Error, Result};
 use crate::event::{Event, InteractionStatus};
 use crate::request::{self, AuthorizeOptions, PendingAuthorization};
-use crate::secret::AuthorizationCode;
 use crate::token_client::{self, Redemption};
 
 impl PublicClientApplication {
@@ -68,6 +68,17 @@ impl PublicClientApplication {
         let mut consent_scopes = scopes.clone();
         consent_scopes.extend(request.extra_scopes_to_consent.iter().cloned());
         let claims = self.claims_request(request.claims.as_deref(), metadata)?;
+        // A throttled request does not make the user sign in only to be refused after.
+        let call = TokenCall::grant(
+            &metadata.token_endpoint,
+            &self.inner.config.client_id,
+            &scopes,
+            claims.as_deref(),
+        );
+        self.inner
+            .throttle
+            .check(&call.thumbprint, self.inner.clock.now())?;
+        let extra = self.authorize_params(correlation_id);
         // OpenID Connect Core §11: "When offline access is requested, a prompt parameter
         // value of consent MUST be used unless other conditions for processing the request
         // permitting offline access to the requested resources are in place." Certified
@@ -94,6 +105,7 @@ impl PublicClientApplication {
                 client_info: self.inner.authority.is_microsoft(),
                 response_mode: Some(agent.response_mode()),
                 sid: None,
+                extra: &extra,
             },
         );
         let redirect = agent
@@ -124,7 +136,7 @@ impl PublicClientApplication {
     pub(super) async fn redeem(
         &self,
         metadata: &Metadata,
-        code: AuthorizationCode,
+        code: request::AuthorizationResponse,
         pending: PendingAuthorization,
         scopes: &[String],
         claims: Option<&str>,
@@ -132,22 +144,48 @@ impl PublicClientApplication {
         source: TokenSource,
         correlation_id: &str,
     ) -> Result<AuthenticationResult> {
+        // The account for `X-AnchorMailbox`: the one expected, else the `client_info` Entra
+        // put on the authorization response (msal-common `AuthorizationCodeClient`).
+        let anchor = expected_account
+            .map(|a| a.home_account_id.clone())
+            .or_else(|| {
+                code.client_info
+                    .as_deref()
+                    .and_then(|info| super::completion::home_account_id(info).ok())
+            });
+        let home_account_id = anchor.as_deref();
+        let code = code.code;
         let PendingAuthorization {
             redirect_uri,
             nonce,
             verifier,
             ..
         } = pending;
-        let redemption = Redemption {
-            client_id: &self.inner.config.client_id,
-            redirect_uri: &redirect_uri,
-            scopes,
-            claims,
-            client_info: self.inner.authority.is_microsoft(),
-            correlation_id,
-        };
-        let response =
-            token_client::redeem_code(self.http()?, metadata, code, verifier, redemption).await?;
+        let client_id = &self.inner.config.client_id;
+        let headers = self.token_headers(home_account_id);
+        let call = TokenCall::grant(&metadata.token_endpoint, client_id, scopes, claims);
+        // A retry sends the same code and verifier again: a code the first attempt did
+        // redeem is refused then, which is no worse than the failure it retries.
+        let response = self
+            .call_token_endpoint(&call, |observed| {
+                let (code, verifier) = (&code, &verifier);
+                let (redirect_uri, headers) = (&redirect_uri, &headers);
+                async move {
+                    let redemption = Redemption {
+                        client_id,
+                        redirect_uri,
+                        scopes,
+                        claims,
+                        client_info: self.inner.authority.is_microsoft(),
+                        correlation_id,
+                        headers,
+                        observed: Some(&observed),
+                    };
+                    token_client::redeem_code(self.http()?, metadata, code, verifier, redemption)
+                        .await
+                }
+            })
+            .await?;
         self.complete(
             metadata,
             response,

@@ -23,6 +23,7 @@ mod provider;
 mod refresh_lock;
 mod silent;
 mod storage;
+mod token_endpoint;
 mod types;
 
 pub use device_code::{DeviceCodeInfo, DeviceCodeRequest};

@@ -3,7 +3,6 @@
 //! in a request (scopes, claims).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::{PublicClientApplication, METADATA_MAX_AGE};
 use crate::authority::{Jwks, Metadata};
@@ -180,14 +179,12 @@ impl PublicClientApplication {
             .map_err(|e| Error::Network(crate::http::describe(&e)))?;
         let status = response.status();
         if status.as_u16() == 429 || status.as_u16() == 503 {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if let Some(seconds) = retry_after {
+            if let Some(retry_after) = crate::throttle::RetryAfter::from_headers(response.headers())
+            {
                 return Err(Error::Throttled {
-                    retry_after: Duration::from_secs(seconds),
+                    retry_after: retry_after
+                        .wait_from(self.inner.clock.now())
+                        .min(crate::throttle::MAX_THROTTLE),
                 });
             }
         }

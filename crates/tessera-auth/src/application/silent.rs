@@ -1,9 +1,8 @@
 //! The silent chain: cache, refresh token (deduplicated, throttled, retried once), silent SSO.
 
-use std::time::Duration;
-
 use url::Url;
 
+use super::token_endpoint::TokenCall;
 use super::{
     agent_error, new_correlation_id, AuthenticationResult, PublicClientApplication, SilentRequest,
     TokenSource, NATIVE_CLIENT_REDIRECT_URI,
@@ -95,9 +94,11 @@ impl PublicClientApplication {
             match outcome {
                 Ok(Some(result)) => return Ok(result),
                 Ok(None) => {}
-                // The old tokens stay for a transient failure; an interaction-required one
-                // moves on to silent SSO.
-                Err(error @ Error::InteractionRequired { .. }) => reason = Some(error),
+                // A dead refresh token moves on to silent SSO, which the provider's session
+                // may answer; a demand only a user can meet (MFA, consent, Conditional
+                // Access claims) comes back at once, with the token endpoint's claims for the
+                // interactive request. The old tokens stay for a transient failure.
+                Err(error) if self.silent_sso_can_help(&error) => reason = Some(error),
                 Err(error) => return Err(error),
             }
         }
@@ -152,6 +153,17 @@ impl PublicClientApplication {
             Some(c) if c.sid.is_some() => (None, c.sid.as_deref()),
             _ => (Some(account.username.as_str()), None),
         };
+        // A throttled request opens no window whose code could not be redeemed.
+        let call = TokenCall::grant(
+            &metadata.token_endpoint,
+            &self.inner.config.client_id,
+            scopes,
+            claims,
+        );
+        self.inner
+            .throttle
+            .check(&call.thumbprint, self.inner.clock.now())?;
+        let extra = self.authorize_params(correlation_id);
         let pending = request::authorize(
             metadata,
             &self.inner.config.client_id,
@@ -163,6 +175,7 @@ impl PublicClientApplication {
                 sid,
                 claims,
                 client_info: self.inner.authority.is_microsoft(),
+                extra: &extra,
                 ..AuthorizeOptions::default()
             },
         );
@@ -212,6 +225,17 @@ impl PublicClientApplication {
         cached_will_do: bool,
     ) -> Result<Option<AuthenticationResult>> {
         let client_id = &self.inner.config.client_id;
+        // A throttled request waits for no lock.
+        let throttled = super::token_endpoint::thumbprint(
+            &metadata.token_endpoint,
+            client_id,
+            scopes,
+            claims,
+            Some(&account.home_account_id),
+        );
+        self.inner
+            .throttle
+            .check(&throttled, self.inner.clock.now())?;
         // What the cache held before waiting: a token stored while we waited is another's.
         let before = self
             .cached_access_token(account, scopes)
@@ -241,31 +265,44 @@ impl PublicClientApplication {
         };
         let redirect_uri = Url::parse(NATIVE_CLIENT_REDIRECT_URI)
             .map_err(|e| Error::Configuration(e.to_string()))?;
-        let redemption = Redemption {
-            client_id,
-            redirect_uri: &redirect_uri,
-            scopes,
-            claims,
-            client_info: self.inner.authority.is_microsoft(),
-            correlation_id,
-        };
+        let headers = self.token_headers(Some(&account.home_account_id));
         let refresh = |token: &RefreshToken| {
+            let call = TokenCall::refresh(
+                &metadata.token_endpoint,
+                client_id,
+                scopes,
+                claims,
+                &account.home_account_id,
+                token,
+            );
             let token = token.clone();
+            let (redirect_uri, headers) = (&redirect_uri, &headers);
             async move {
-                self.classify_refusal(
-                    token_client::refresh(self.http()?, metadata, &token, redemption).await,
-                )
+                let outcome = self
+                    .call_token_endpoint(&call, |observed| {
+                        let token = token.clone();
+                        async move {
+                            let redemption = Redemption {
+                                client_id,
+                                redirect_uri,
+                                scopes,
+                                claims,
+                                client_info: self.inner.authority.is_microsoft(),
+                                correlation_id,
+                                headers,
+                                observed: Some(&observed),
+                            };
+                            self.classify_refusal(
+                                token_client::refresh(self.http()?, metadata, &token, redemption)
+                                    .await,
+                            )
+                        }
+                    })
+                    .await;
+                outcome
             }
         };
         let response = match refresh(&refresh_token).await {
-            // A network failure or a 5xx without Retry-After is retried once, after a
-            // jittered pause, so that a blip does not cost the user a sign-in and a storm
-            // does not grow.
-            Err(error) if error.is_transient() && !matches!(error, Error::Throttled { .. }) => {
-                log::debug!("refresh failed ({error}); retrying once");
-                tokio::time::sleep(retry_pause()).await;
-                refresh(&refresh_token).await
-            }
             // Without the lock (another process held it too long), another process may have
             // redeemed the same refresh token a moment before us, and the provider refuses a
             // spent one: use the one it stored.
@@ -300,6 +337,31 @@ impl PublicClientApplication {
             .map(Some);
         drop(held);
         outcome
+    }
+
+    /// Whether a refresh's failure is one the provider's browser session may get past without
+    /// the user (msal-browser `checkIfRefreshTokenErrorCanBeResolvedSilently`): nothing to
+    /// redeem, or the refresh token refused as expired, revoked or `bad_token`, with no
+    /// interaction suberror and no claims challenge. `basic_action` (MFA), `consent_required`
+    /// or a Conditional Access claims challenge need the user: a hidden window would only
+    /// time out, and its error would replace the claims the interactive request needs.
+    fn silent_sso_can_help(&self, error: &Error) -> bool {
+        let Error::InteractionRequired {
+            error,
+            suberror,
+            claims,
+            ..
+        } = error
+        else {
+            return false;
+        };
+        if error == "no_tokens" {
+            return true;
+        }
+        let dead_token =
+            error == "invalid_grant" || self.inner.config.refresh_token_refusals.contains(error);
+        let no_interaction_suberror = suberror.as_deref().is_none_or(|s| s == "bad_token");
+        dead_token && no_interaction_suberror && claims.is_none()
     }
 
     /// A provider error the provider documents as "this refresh token is dead" (besides
@@ -357,7 +419,6 @@ impl PublicClientApplication {
     ) -> Result<Option<AuthenticationResult>> {
         let key = request_key(account, &self.inner.config.client_id, scopes, claims);
         let started_at = self.inner.clock.now();
-        self.inner.throttle.check(&key, started_at)?;
         let (app, account, scopes, claims, correlation_id) = (
             self.clone(),
             account.clone(),
@@ -399,9 +460,6 @@ impl PublicClientApplication {
                 .await
             })
             .await;
-        self.inner
-            .throttle
-            .record(&key, self.inner.clock.now(), &outcome);
         outcome
     }
 
@@ -482,10 +540,4 @@ fn request_key(
         normalized.join(" "),
         claims.unwrap_or("")
     )
-}
-
-/// 100–400 ms, random, so that many clients do not retry in step.
-fn retry_pause() -> Duration {
-    use rand::Rng;
-    Duration::from_millis(rand::thread_rng().gen_range(100..=400))
 }

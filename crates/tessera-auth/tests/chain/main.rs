@@ -10,6 +10,7 @@ mod device_code;
 mod faults;
 mod flows;
 mod loopback;
+mod msal_rules;
 mod persistence;
 mod profiles;
 mod real_provider;

@@ -111,6 +111,32 @@ async fn the_device_flow_signs_in_on_another_screen_oidc() {
     device_flow_for(Flavor::Oidc).await;
 }
 
+/// Entra takes MSAL.NET's short grant type (`OAuth2GrantType.DeviceCode` = `device_code`) and
+/// the code under MSAL Python's `code` as well as RFC 8628's `device_code`; a plain OpenID
+/// provider takes only RFC 8628 §3.4's form.
+#[tokio::test]
+async fn entra_takes_msals_other_spellings_of_the_device_code_grant() {
+    for flavor in [Flavor::Entra, Flavor::Oidc] {
+        let f = fixture_with(flavor).await;
+        f.post_control("device-code", json!({ "interval": 1 }))
+            .await;
+        let (_, issued) = f.device_code(SCOPE).await;
+        let device_code = issued["device_code"].as_str().unwrap();
+        let (status, answer) = f
+            .post_token(&[
+                ("grant_type", "device_code"),
+                ("client_id", DEFAULT_CLIENT_ID),
+                ("code", device_code),
+            ])
+            .await;
+        match flavor {
+            Flavor::Entra => assert_eq!(answer["error"], "authorization_pending", "{answer}"),
+            _ => assert_eq!(answer["error"], "unsupported_grant_type", "{answer}"),
+        }
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}
+
 #[tokio::test]
 async fn declined_expired_forced_slow_down_and_disabled_device_codes() {
     for flavor in [Flavor::Entra, Flavor::Oidc] {
