@@ -411,8 +411,13 @@ $("sign-out").onclick = () =>
   });
 $("sign-out-everywhere").onclick = () =>
   run(async () => {
-    await busy("Signing out everywhere…", () => api.signOut($("accounts").value, true));
-    await refresh();
+    try {
+      // Cancellable: the provider may show a window asking which account to sign out.
+      await busy("Signing out everywhere…", () => api.signOut($("accounts").value, true), true);
+    } finally {
+      // Out of Tessera either way; a failure to end the provider's session is the banner.
+      await refresh();
+    }
   });
 $("get-token-silently").onclick = () => run(() => getToken(false));
 $("force-refresh").onclick = () => run(() => getToken(true));

@@ -15,6 +15,7 @@ use tessera_auth::{
 use tessera_graph::TokenNeed;
 
 use crate::agents::{HiddenAgent, PopupAgent};
+use crate::config::SessionPlace;
 use crate::dto::{Interaction, TokenStatus};
 use crate::error::CommandError;
 use crate::events::REDIRECT_EVENT;
@@ -158,10 +159,13 @@ async fn interactive<R: Runtime>(
             state.provider.endpoints.redirect_uri.clone(),
             time_limit,
         );
-        return Ok(state
+        let result = state
             .auth
             .acquire_token_interactive(request, &popup)
-            .await?);
+            .await?;
+        let id = &result.account.home_account_id;
+        crate::config::set_session_place(app, state, id, Some(SessionPlace::Webview));
+        return Ok(result);
     }
     let sender = state.redirect.start();
     let outcome = through_browser(app, state, request, time_limit).await;
@@ -169,6 +173,8 @@ async fn interactive<R: Runtime>(
     let recorded = match &outcome {
         Ok(result) => {
             make_active(state, &result.account)?;
+            let id = &result.account.home_account_id;
+            crate::config::set_session_place(app, state, id, Some(SessionPlace::Browser));
             Ok(status_of(state, result, started))
         }
         Err(error) => Err(error.clone()),
@@ -203,6 +209,46 @@ async fn through_browser<R: Runtime>(
         .auth
         .acquire_token_interactive(request, &agent)
         .await?)
+}
+
+/// Ends the provider's session where it lives (the engine's `end_session`): in the app's
+/// webview, or in the system browser with a loopback listener for the return.
+pub async fn end_session<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    url: url::Url,
+    place: SessionPlace,
+) -> Result<(), CommandError> {
+    let time_limit = Duration::from_secs(state.settings().interaction_time_limit_secs);
+    match place {
+        SessionPlace::Webview => {
+            let agent = PopupAgent::for_sign_out(
+                app.clone(),
+                state.provider.endpoints.redirect_uri.clone(),
+                time_limit,
+            );
+            Ok(state.auth.end_session(url, &agent).await?)
+        }
+        SessionPlace::Browser => {
+            let agent = LoopbackAgent::bind_port(
+                state.auth.authority().is_microsoft(),
+                state.settings().redirect_port,
+            )
+            .await
+            .map_err(|e| {
+                CommandError::new(
+                    "network",
+                    format!("no loopback port for the browser's answer: {e}"),
+                )
+            })?
+            .for_sign_out()
+            .with_opener(browser_opener(app.clone()))
+            .with_time_limit(time_limit);
+            let outcome = state.auth.end_session(url, &agent).await;
+            bring_main_to_front(app);
+            Ok(outcome?)
+        }
+    }
 }
 
 fn browser_opener<R: Runtime>(app: AppHandle<R>) -> Opener {

@@ -12,7 +12,6 @@ use tessera_config::InteractionMode;
 use tessera_graph::{Profile, TokenNeed};
 
 use crate::acquire::{self, Ask};
-use crate::agents;
 use crate::config;
 use crate::dto::{
     About, AccountInfo, Interaction, ProviderInfo, Settings, SignInPrompt, TokenStatus,
@@ -185,7 +184,10 @@ pub fn cancel_sign_in(state: State<'_, AppState>) {
 }
 
 /// Signs an account out of this app (its tokens are forgotten) and, with `end_session`, out of
-/// the identity provider too (its session cookie in the app's webview store is ended).
+/// the identity provider too, where its session lives: the app's webview (a hidden window that
+/// shows itself if the provider asks which account) or the system browser it signed in with.
+/// That part is done only when the provider redirects back (RP-Initiated Logout 1.0): an
+/// account picker closed, or the time limit, is reported as such, never as a sign-out.
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(
     app: AppHandle<R>,
@@ -197,16 +199,15 @@ pub async fn sign_out<R: Runtime>(
         .auth
         .account(&home_account_id)
         .ok_or_else(|| tessera_auth::Error::AccountNotFound(home_account_id.clone()))?;
-    let redirect_uri = &state.provider.endpoints.redirect_uri;
+    // Built before the account goes: it names the account's ID token.
     let end_session_url = if end_session {
-        state
-            .auth
-            .end_session_url(&account, Some(redirect_uri))
-            .await?
+        state.auth.end_session_url(&account, None).await?
     } else {
         None
     };
+    let place = config::session_place(&app, &state, &home_account_id);
     state.auth.remove_account(&account)?;
+    config::set_session_place(&app, &state, &home_account_id, None);
     {
         let mut last = state.last_token.lock().unwrap_or_else(|p| p.into_inner());
         if last
@@ -217,12 +218,14 @@ pub async fn sign_out<R: Runtime>(
         }
     }
     if let Some(url) = end_session_url {
-        agents::end_session(&app, url, redirect_uri.clone())
+        crate::acquire::end_session(&app, &state, url, place)
             .await
             .map_err(|e| {
                 CommandError::new(
-                    "network",
-                    format!("signed out of Tessera, but the identity provider's session could not be ended: {e}"),
+                    "end_session",
+                    format!(
+                        "Signed out of Tessera, but the identity provider did not confirm the end of its session ({e}). Sign out there too if others use this computer."
+                    ),
                 )
             })?;
     }

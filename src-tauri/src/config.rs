@@ -66,3 +66,66 @@ pub fn remember<R: Runtime>(app: &AppHandle<R>, state: &AppState, name: &str, va
         eprintln!("tessera: could not remember {name}: {}", e.message);
     }
 }
+
+/// The settings file's key for where each account's provider session lives. Not a setting
+/// (nothing to pin or choose): what the app learnt when the account signed in.
+const SESSION_PLACES_KEY: &str = "sessionPlaces";
+
+/// Where an account signed in, and so where its provider session (the cookie) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPlace {
+    /// The app's webview (the sign-in window; silent SSO's hidden windows share it).
+    Webview,
+    /// The system browser.
+    Browser,
+}
+
+/// The settings store, and the places recorded in it so far.
+type SessionPlaces<R> = (
+    std::sync::Arc<tauri_plugin_store::Store<R>>,
+    Map<String, Value>,
+);
+
+fn session_places<R: Runtime>(app: &AppHandle<R>, state: &AppState) -> Option<SessionPlaces<R>> {
+    let store = app.store(&state.settings_file).ok()?;
+    let places = match store.get(SESSION_PLACES_KEY) {
+        Some(Value::Object(places)) => places,
+        _ => Map::new(),
+    };
+    Some((store, places))
+}
+
+/// Where `home_account_id`'s session lives: the webview unless it signed in through the
+/// browser (an account from before this was recorded signed in there too, or silently).
+pub fn session_place<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    home_account_id: &str,
+) -> SessionPlace {
+    session_places(app, state)
+        .and_then(|(_, places)| places.get(home_account_id).cloned())
+        .and_then(|place| serde_json::from_value(place).ok())
+        .unwrap_or(SessionPlace::Webview)
+}
+
+/// Records (or, with `None`, forgets) where an account's session lives; a failure costs only
+/// the right place for a later sign-out, so it is logged, not shown.
+pub fn set_session_place<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+    home_account_id: &str,
+    place: Option<SessionPlace>,
+) {
+    let Some((store, mut places)) = session_places(app, state) else {
+        return;
+    };
+    match place.and_then(|p| serde_json::to_value(p).ok()) {
+        Some(value) => places.insert(home_account_id.to_owned(), value),
+        None => places.remove(home_account_id),
+    };
+    store.set(SESSION_PLACES_KEY, Value::Object(places));
+    if let Err(e) = store.save() {
+        eprintln!("tessera: could not record where the session lives: {e}");
+    }
+}

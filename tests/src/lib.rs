@@ -303,9 +303,21 @@ impl App {
     /// returns its handle. The hidden silent-SSO window, which WebDriver lists too, is never
     /// mapped on the X server, so it is not taken for the popup.
     pub async fn wait_for_popup(&self, timeout: Duration) -> WindowHandle {
+        self.wait_for_shown_window("Sign in \u{2014} ", timeout)
+            .await
+    }
+
+    /// Waits for the sign-out window to show itself (it opens hidden, and shows when the
+    /// provider shows a page, such as Entra's account picker) and returns its handle.
+    pub async fn wait_for_sign_out_window(&self, timeout: Duration) -> WindowHandle {
+        self.wait_for_shown_window("Sign out \u{2014} ", timeout)
+            .await
+    }
+
+    async fn wait_for_shown_window(&self, title_prefix: &str, timeout: Duration) -> WindowHandle {
         let deadline = Instant::now() + timeout;
         loop {
-            let shown = shown_x11_windows("Sign in \u{2014} ").unwrap_or(0);
+            let shown = shown_x11_windows(title_prefix).unwrap_or(0);
             let others: Vec<WindowHandle> = self
                 .windows()
                 .await
@@ -317,7 +329,7 @@ impl App {
             }
             assert!(
                 Instant::now() < deadline,
-                "no sign-in window opened within {timeout:?}"
+                "no window titled {title_prefix:?}… was shown within {timeout:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -382,6 +394,11 @@ impl App {
                     let known = self.client.find(Locator::Css(&css)).await.is_ok();
                     let choice = if known { css } else { "#other".to_owned() };
                     self.submit(&choice, popup).await;
+                }
+                // Entra's sign-out picker: the account to sign out.
+                "logout_pick" => {
+                    let css = format!("button[data-username=\"{username}\"]");
+                    self.submit(&css, popup).await;
                 }
                 other => panic!("the sign-in window shows an unexpected page: {other}"),
             }

@@ -26,18 +26,17 @@ async fn a_policy_pins_settings_which_the_window_shows_as_managed() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.json");
-    std::fs::write(
-        &policy,
-        r#"{ "scopes": ["User.Read"], "allowedInteractionModes": ["popup"], "renewalOffsetSecs": 600 }"#,
-    )
-    .unwrap();
-    let authority = idp.authority().to_string();
+    // Where tokens go comes from the policy: with a policy in force the environment may not
+    // change it (the app refuses to start; tessera-config's tests cover that refusal).
+    let pinned = serde_json::json!({
+        "authority": idp.authority().to_string(),
+        "scopes": ["User.Read"],
+        "allowedInteractionModes": ["popup"],
+        "renewalOffsetSecs": 600,
+    });
+    std::fs::write(&policy, pinned.to_string()).unwrap();
     let policy_path = policy.display().to_string();
-    let app = App::launch_with_env(&[
-        ("TESSERA_AUTHORITY", &authority),
-        ("TESSERA_POLICY_FILE", &policy_path),
-    ])
-    .await;
+    let app = App::launch_with_env(&[("TESSERA_POLICY_FILE", &policy_path)]).await;
     app.wait_for_text("[data-badge=\"scopes\"]", WAIT, |t| t == "Managed")
         .await;
     let note = app
@@ -55,7 +54,7 @@ async fn a_policy_pins_settings_which_the_window_shows_as_managed() {
         attribute(&app, "#setting-authority", "disabled")
             .await
             .is_some(),
-        "set by the environment"
+        "set by the policy"
     );
     assert!(attribute(&app, "#setting-time-limit", "disabled")
         .await

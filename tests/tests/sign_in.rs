@@ -159,12 +159,20 @@ async fn the_popup_signs_in_and_silent_sso_survives_a_revoked_refresh_token() {
     assert!(recent.iter().any(|s| s == "silent"), "{recent:?}");
     app.screenshot("silent-sso").await;
 
-    // "Sign out everywhere": the account goes, and the provider session with it (the hidden
-    // window loads the end-session URL), so the next sign-in asks for credentials again.
+    // "Sign out everywhere": the account goes, and the provider session with it (a hidden
+    // window loads the end-session URL; the ID token's login_hint claim lets Entra sign the
+    // account out without a picker, and the redirect back confirms it).
     click(&app, "#sign-out-everywhere").await;
     app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
         .await;
     assert_eq!(idp.stat("logout").await, 1);
+    assert_eq!(idp.stat("logout:picker").await, 0, "no picker was needed");
+    assert_eq!(idp.stat("logout:signed_out").await, 1, "the session ended");
+    assert_eq!(
+        attribute(&app, "#banner", "hidden").await.as_deref(),
+        Some("true"),
+        "no error"
+    );
     assert_eq!(app.invoke("accounts", json!({})).await.unwrap(), json!([]));
     assert_eq!(
         app.windows().await,
@@ -342,6 +350,106 @@ async fn a_redirect_uri_the_provider_refuses_ends_the_sign_in_and_is_named() {
     );
     assert_eq!(idp.stat("token").await, 0);
     app.screenshot("sign-in-redirect-refused").await;
+    app.close().await;
+}
+
+/// Issue 20, point 1: Entra's default registration puts no `login_hint` claim in ID tokens, and
+/// then its end-session page asks which account to sign out, even with one. The sign-out
+/// window shows itself with that question; only the user's answer, and the redirect back,
+/// end the session. A closed picker is reported, never taken for a sign-out (the app used to
+/// wait 10 s in a hidden window and call that success).
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_login_hint_claim_the_sign_out_window_asks_and_a_closed_one_is_reported() {
+    let idp = Idp::start_with(IdpOptions {
+        behaviour: Some(
+            tessera_idp::Behaviour::entra()
+                .with("login_hint_claim=false")
+                .unwrap(),
+        ),
+        ..IdpOptions::default()
+    })
+    .await;
+    let app = idp.app_signed_in("ada@tessera.test").await;
+    click(&app, "#sign-out-everywhere").await;
+    let picker = app.wait_for_sign_out_window(WAIT).await;
+    app.client.switch_to_window(picker.clone()).await.unwrap();
+    // Shown (wait_for_sign_out_window looks for the window titled "Sign out — host" on the
+    // screen), with the provider's question in it.
+    let title = app.client.title().await.unwrap();
+    assert!(title.contains("sign out"), "the provider's picker: {title}");
+    app.sign_in_in_popup(&picker, "ada@tessera.test", "tessera")
+        .await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    assert_eq!(idp.stat("logout:picker").await, 1);
+    assert_eq!(
+        idp.stat("logout:signed_out").await,
+        1,
+        "the user's answer ended it"
+    );
+    assert_eq!(
+        attribute(&app, "#banner", "hidden").await.as_deref(),
+        Some("true"),
+        "a confirmed sign-out is no error"
+    );
+
+    // Again, and this time the user closes the picker.
+    app.sign_in_with_popup("ada@tessera.test").await;
+    click(&app, "#sign-out-everywhere").await;
+    let picker = app.wait_for_sign_out_window(WAIT).await;
+    let host = idp.idp.authority().host_str().unwrap().to_owned();
+    app.close_window_as_user(&picker, &format!("Sign out — {host}"))
+        .await;
+    wait_for_attribute(&app, "#banner", "data-kind", "end_session").await;
+    app.wait_for_text("#banner-message", WAIT, |t| t.contains("did not confirm"))
+        .await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    assert_eq!(
+        idp.stat("logout:signed_out").await,
+        1,
+        "still the one from before"
+    );
+    assert_eq!(app.invoke("accounts", json!({})).await.unwrap(), json!([]));
+    app.screenshot("sign-out-not-confirmed").await;
+    app.close().await;
+}
+
+/// A sign-in made in the system browser has its session there: "Sign out everywhere" sends
+/// the browser to the end-session URL, and the loopback listener hears the redirect back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_system_browser_sign_in_is_signed_out_in_the_system_browser() {
+    let idp = Idp::start().await;
+    let browser = tessera_e2e::workspace_binary("tessera-browser");
+    let browser = browser.to_string_lossy();
+    let app = idp
+        .app(&[
+            ("BROWSER", &browser),
+            ("TESSERA_BROWSER_USER", "alan@tessera.test"),
+        ])
+        .await;
+    click(&app, "#sign-in-browser").await;
+    app.wait_for_text("#profile-upn", WAIT, |t| t == "alan@tessera.test")
+        .await;
+    click(&app, "#sign-out-everywhere").await;
+    app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
+        .await;
+    assert_eq!(
+        idp.stat("logout").await,
+        1,
+        "the browser went to the end-session URL"
+    );
+    assert_eq!(
+        attribute(&app, "#banner", "hidden").await.as_deref(),
+        Some("true"),
+        "and came back: {:?}",
+        attribute(&app, "#banner-message", "textContent").await
+    );
+    assert_eq!(
+        app.windows().await,
+        vec![app.main.clone()],
+        "no window of the app's own was used"
+    );
     app.close().await;
 }
 

@@ -1,13 +1,15 @@
 //! The system-browser agent (RFC 8252 §7.3): the authorize URL opens in the user's browser, and
 //! a one-shot HTTP listener on `127.0.0.1` receives the response.
 //!
-//! - Bound to `127.0.0.1` only, on a random port. The redirect URI is `http://localhost:{port}`
-//!   for Entra (what its portal registers) and `http://127.0.0.1:{port}` for other providers
-//!   (RFC 8252 §8.3 prefers the IP literal).
+//! - Bound to the loopback only, `127.0.0.1` and `[::1]` on the same random port: the redirect
+//!   URI is `http://localhost:{port}` for Entra (what its portal registers), which a browser may
+//!   resolve to either, and a family left free could be bound by another local user to take the
+//!   answer. `http://127.0.0.1:{port}` for other providers (RFC 8252 §8.3 prefers the IP
+//!   literal).
 //! - It asks for `response_mode=form_post` (Entra's advice for localhost: the code stays out of
-//!   browser history) and accepts a query response as well.
-//! - Requests for another path, with another `state`, too large, or too slow are answered with
-//!   an error and do not end the sign-in; each connection has its own short time limit (no
+//!   browser history) and then takes only a POST; a sign-out's return comes as a GET.
+//! - Requests for another path or method, without exactly one `state` that is ours, too
+//!   large, or too slow are answered with an error and do not end the sign-in; each connection has its own short time limit (no
 //!   cap on their number: a cap would let a local program crowd the browser out).
 //! - One sign-in per agent: the listener closes when the response arrived or the time limit
 //!   passed, so nothing answers on the port afterwards.
@@ -33,16 +35,73 @@ pub type Opener = Arc<dyn Fn(&Url) -> Result<(), String> + Send + Sync>;
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: usize = 64 * 1024;
 
+/// The loopback port in both address families: `localhost` may resolve to either, and a port
+/// left free in one could be bound by another local user to receive the answer.
+struct Listeners {
+    v4: TcpListener,
+    /// `None` only where the machine has no IPv6 loopback (then nobody can bind it either).
+    v6: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds `127.0.0.1:port` and `[::1]:port` (0: a free port both families have).
+    async fn bind(port: u16) -> std::io::Result<Listeners> {
+        // A random port free in IPv4 may be taken in IPv6: try a few.
+        let attempts = if port == 0 { 8 } else { 1 };
+        let mut last = None;
+        for _ in 0..attempts {
+            let v4 = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).await?;
+            let chosen = v4.local_addr()?.port();
+            match TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, chosen)).await {
+                Ok(v6) => return Ok(Listeners { v4, v6: Some(v6) }),
+                Err(e) if no_ipv6_loopback(&e) => {
+                    log::debug!("no IPv6 loopback on this machine ({e}): 127.0.0.1 only");
+                    return Ok(Listeners { v4, v6: None });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no loopback port free in both families")))
+    }
+
+    fn port(&self) -> std::io::Result<u16> {
+        Ok(self.v4.local_addr()?.port())
+    }
+
+    /// The next connection on either family.
+    async fn accept(&self) -> std::io::Result<TcpStream> {
+        match &self.v6 {
+            Some(v6) => tokio::select! {
+                accepted = self.v4.accept() => accepted.map(|(s, _)| s),
+                accepted = v6.accept() => accepted.map(|(s, _)| s),
+            },
+            None => self.v4.accept().await.map(|(s, _)| s),
+        }
+    }
+}
+
+/// The errors that mean "this machine has no `::1`" (`EADDRNOTAVAIL`, `EAFNOSUPPORT`), not
+/// "someone holds that port".
+fn no_ipv6_loopback(error: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    if error.raw_os_error() == Some(libc::EAFNOSUPPORT) {
+        return true;
+    }
+    error.kind() == std::io::ErrorKind::AddrNotAvailable
+}
+
 /// The system-browser agent.
 pub struct LoopbackAgent {
     /// Taken by the one sign-in, and dropped (closing the port) when it ends.
-    listener: std::sync::Mutex<Option<TcpListener>>,
+    listener: std::sync::Mutex<Option<Listeners>>,
     redirect_uri: Url,
     opener: Opener,
     time_limit: Duration,
     connection_time_limit: Duration,
     /// The browser's request, answered once the engine knows the outcome.
     pending: tokio::sync::Mutex<Option<TcpStream>>,
+    /// Waiting for a sign-out's return rather than a sign-in's: the last page says so.
+    signing_out: bool,
 }
 
 impl std::fmt::Debug for LoopbackAgent {
@@ -61,11 +120,12 @@ impl LoopbackAgent {
         Self::bind_port(entra, 0).await
     }
 
-    /// Binds `127.0.0.1` on `port` (0: a random one), for a provider or firewall that wants a
-    /// known port.
+    /// Binds the loopback on `port` (0: a random one), for a provider or firewall that wants a
+    /// known port: `127.0.0.1` and `[::1]` both, so no other local user can hold the family a
+    /// browser tries first for `localhost`.
     pub async fn bind_port(entra: bool, port: u16) -> std::io::Result<LoopbackAgent> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let port = listener.local_addr()?.port();
+        let listener = Listeners::bind(port).await?;
+        let port = listener.port()?;
         let host = if entra { "localhost" } else { "127.0.0.1" };
         let redirect_uri = Url::parse(&format!("http://{host}:{port}/"))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -76,7 +136,16 @@ impl LoopbackAgent {
             time_limit: Duration::from_secs(300),
             connection_time_limit: Duration::from_secs(10),
             pending: tokio::sync::Mutex::new(None),
+            signing_out: false,
         })
+    }
+
+    /// Waits for the provider's return from a sign-out (RP-Initiated Logout's
+    /// `post_logout_redirect_uri`) instead of a sign-in's: the browser's last page says
+    /// "signed out".
+    pub fn for_sign_out(mut self) -> LoopbackAgent {
+        self.signing_out = true;
+        self
     }
 
     /// Uses another way to open the URL (the app's opener plugin, a test driver).
@@ -113,18 +182,32 @@ impl LoopbackAgent {
             .find(|(k, _)| k == "state")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
+        // The answer comes the way the request asked for it: a form POST for
+        // `response_mode=form_post`, a GET otherwise (a sign-out's return is a redirect).
+        let method = match request
+            .authorize_url
+            .query_pairs()
+            .find(|(k, _)| k == "response_mode")
+        {
+            Some((_, mode)) if mode == "form_post" => "POST",
+            _ => "GET",
+        };
         let (found, mut responses) =
             tokio::sync::mpsc::channel::<(TcpStream, Vec<(String, String)>)>(1);
         let path = self.redirect_uri.path().to_owned();
         let connection_time_limit = self.connection_time_limit;
         // Owns the listener: aborting it closes the port.
         let acceptor = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok(stream) = listener.accept().await {
                 let found = found.clone();
                 let (path, state) = (path.clone(), expected_state.clone());
                 tokio::spawn(async move {
-                    if let Some(valid) = screen(stream, &path, &state, connection_time_limit).await
-                    {
+                    let expected = Expected {
+                        method,
+                        path: &path,
+                        state: &state,
+                    };
+                    if let Some(valid) = screen(stream, expected, connection_time_limit).await {
                         let _ = found.send(valid).await;
                     }
                 });
@@ -169,9 +252,11 @@ impl InteractiveAgent for LoopbackAgent {
     fn finished(&self, outcome: Result<(), String>) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Some(mut stream) = self.pending.lock().await.take() {
-                let page = match outcome {
-                    Ok(()) => page("Signed in", "You are signed in to Tessera. You can close this tab and return to the app."),
-                    Err(message) => page("Sign-in failed", &format!("Tessera could not complete the sign-in: {message}")),
+                let page = match (outcome, self.signing_out) {
+                    (Ok(()), false) => page("Signed in", "You are signed in to Tessera. You can close this tab and return to the app."),
+                    (Err(message), false) => page("Sign-in failed", &format!("Tessera could not complete the sign-in: {message}")),
+                    (Ok(()), true) => page("Signed out", "You are signed out of the identity provider in this browser. You can close this tab and return to the app."),
+                    (Err(message), true) => page("Sign-out not confirmed", &format!("Tessera could not confirm the sign-out: {message}")),
                 };
                 let _ = respond(&mut stream, 200, "OK", &page).await;
             }
@@ -179,11 +264,17 @@ impl InteractiveAgent for LoopbackAgent {
     }
 }
 
+/// What the provider's answer must look like.
+struct Expected<'a> {
+    method: &'static str,
+    path: &'a str,
+    state: &'a str,
+}
+
 /// Reads one request; answers and drops anything that is not the expected response.
 async fn screen(
     mut stream: TcpStream,
-    path: &str,
-    state: &str,
+    expected: Expected<'_>,
     time_limit: Duration,
 ) -> Option<(TcpStream, Vec<(String, String)>)> {
     let parsed = tokio::time::timeout(time_limit, read_request(&mut stream)).await;
@@ -197,7 +288,7 @@ async fn screen(
             refuse(&mut stream, refusal, "Bad request").await;
             return None;
         }
-        Ok(Ok((target_path, _))) if target_path != path => {
+        Ok(Ok((_, target_path, _))) if target_path != expected.path => {
             refuse(
                 &mut stream,
                 (404, "Not Found", "Nothing here."),
@@ -206,11 +297,26 @@ async fn screen(
             .await;
             return None;
         }
-        Ok(Ok((_, params))) => params,
+        Ok(Ok((method, _, _))) if method != expected.method => {
+            // A page that GETs the listener while the provider was asked to POST (or the
+            // reverse) is not the provider's answer.
+            let other = (
+                405,
+                "Method Not Allowed",
+                "Not how this answer is delivered.",
+            );
+            refuse(&mut stream, other, "Not this sign-in").await;
+            return None;
+        }
+        Ok(Ok((_, _, params))) => params,
     };
-    let state_ok = params
-        .iter()
-        .any(|(k, v)| k == "state" && constant_time_eq(v.as_bytes(), state.as_bytes()));
+    // Exactly one `state`, and ours: with several, the engine's parser would read the first
+    // while a match on any other let the response in.
+    let mut states = params.iter().filter(|(k, _)| k == "state");
+    let state_ok = match (states.next(), states.next()) {
+        (Some((_, v)), None) => constant_time_eq(v.as_bytes(), expected.state.as_bytes()),
+        _ => false,
+    };
     if !state_ok {
         let foreign = (
             400,
@@ -231,8 +337,11 @@ async fn refuse(stream: &mut TcpStream, (code, reason, message): Refusal, title:
     let _ = respond(stream, code, reason, &page(title, message)).await;
 }
 
+/// The method, path and parameters of a request.
+type Request = (&'static str, String, Vec<(String, String)>);
+
 /// Parses `GET /path?query` or `POST /path` with a form body, within size limits.
-async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, String)>), Refusal> {
+async fn read_request(stream: &mut TcpStream) -> Result<Request, Refusal> {
     let mut buffer = Vec::with_capacity(1024);
     let head_end = loop {
         if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -267,6 +376,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, St
     };
     match method {
         "GET" => Ok((
+            "GET",
             url.path().to_owned(),
             url.query_pairs().into_owned().collect(),
         )),
@@ -288,6 +398,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<(String, Vec<(String, St
             }
             body.truncate(length);
             Ok((
+                "POST",
                 url.path().to_owned(),
                 url::form_urlencoded::parse(&body).into_owned().collect(),
             ))

@@ -242,7 +242,11 @@ mod tests {
         let at = RetryAfter::parse("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
         assert_eq!(at, RetryAfter::At(784_111_777));
         assert_eq!(at.wait_from(784_111_777 - 45), Duration::from_secs(45));
-        assert_eq!(at.wait_from(784_111_777 + 5), Duration::ZERO, "already past");
+        assert_eq!(
+            at.wait_from(784_111_777 + 5),
+            Duration::ZERO,
+            "already past"
+        );
         assert_eq!(RetryAfter::parse("soon"), None);
         assert_eq!(RetryAfter::parse("-5"), None);
     }

@@ -706,7 +706,14 @@ fn validate(
         }
     }
     let mut scopes = scopes;
-    if idp.behaviour.offline_access_needs_consent && prompt.as_deref() != Some("consent") {
+    // The device flow's sign-in passes through here too, but RFC 8628's device authorization
+    // request has no `prompt`, and node-oidc-provider keeps offline_access there (its scope
+    // check applies the consent rule only to requests whose parameters include `prompt`).
+    let device_sign_in = redirect_uri == crate::device::completion_uri(idp);
+    if idp.behaviour.offline_access_needs_consent
+        && prompt.as_deref() != Some("consent")
+        && !device_sign_in
+    {
         scopes
             .permissions
             .retain(|p| !(p.is_oidc() && p.name == "offline_access"));

@@ -128,6 +128,15 @@ pub struct Behaviour {
     /// ("a prompt parameter value of consent MUST be used"), as node-oidc-provider enforces;
     /// without it the scope is dropped and no refresh token is issued. Entra does not.
     pub offline_access_needs_consent: bool,
+    /// Whether Entra's ID tokens carry the `login_hint` claim: an *optional* claim, present
+    /// only when the app registration adds it (Microsoft Learn, "Optional claims reference").
+    /// The built-in registration adds it; without it Entra's sign-out shows an account picker.
+    #[serde(default = "yes")]
+    pub login_hint_claim: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Behaviour {
@@ -152,6 +161,7 @@ impl Behaviour {
             id_token_on_refresh: true,
             unknown_refresh_token: UnknownRefreshToken::InvalidGrant,
             offline_access_needs_consent: false,
+            login_hint_claim: true,
         }
     }
 

@@ -80,6 +80,12 @@ pub async fn logout(idp: Arc<Idp>, headers: HeaderMap, query: HashMap<String, St
             if let Some(state) = &back.state {
                 carried.push(("state", state.clone()));
             }
+            // What lets the picked sign-out check its return address again.
+            for name in ["client_id", "id_token_hint"] {
+                if let Some(value) = query.get(name) {
+                    carried.push((name, value.clone()));
+                }
+            }
             let action = match idp.flavor {
                 Flavor::Entra => idp.url("common/oauth2/v2.0/logout/pick"),
                 Flavor::Oidc => idp.url("logout/pick"),

@@ -558,7 +558,9 @@ fn issue(
             // The optional `login_hint` claim (Microsoft Learn, "Optional claims reference"):
             // an opaque hint for `prompt=none` and for the end-session request's
             // `logout_hint`.
-            id["login_hint"] = json!(login_hint(&user.object_id, &tid, &user.username));
+            if idp.behaviour.login_hint_claim {
+                id["login_hint"] = json!(login_hint(&user.object_id, &tid, &user.username));
+            }
         }
         response["id_token"] = json!(sign(&id));
     }

@@ -48,6 +48,7 @@ impl<R: Runtime> SilentAgent for HiddenAgent<R> {
             label: format!("{}{number}", labels::SILENT_PREFIX),
             title: "Tessera silent sign-in".to_owned(),
             visible: false,
+            reveal_on_page: false,
             time_limit: SILENT_TIME_LIMIT,
         };
         Box::pin(run_window(&self.app, spec, request))

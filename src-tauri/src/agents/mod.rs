@@ -42,6 +42,9 @@ struct WindowSpec {
     label: String,
     title: String,
     visible: bool,
+    /// A hidden window that shows itself once the provider shows a page (a sign-out's
+    /// account picker), rather than staying hidden while the user is asked something.
+    reveal_on_page: bool,
     time_limit: Duration,
 }
 
@@ -75,6 +78,7 @@ async fn run_window<R: Runtime>(
         app,
         &spec,
         request.authorize_url,
+        &redirect_uri,
         on_navigation,
     )?);
     {
@@ -118,6 +122,7 @@ fn open_window<R: Runtime>(
     app: &AppHandle<R>,
     spec: &WindowSpec,
     url: Url,
+    redirect_uri: &Url,
     on_navigation: impl Fn(&Url) -> bool + Send + 'static,
 ) -> Result<tauri::WebviewWindow<R>, AgentError> {
     let cannot_open =
@@ -128,36 +133,23 @@ fn open_window<R: Runtime>(
         .visible(spec.visible)
         .focused(spec.visible)
         .on_navigation(on_navigation);
-    if spec.visible {
+    if spec.visible || spec.reveal_on_page {
         builder = place_over_main(app, builder).map_err(cannot_open)?;
+    }
+    if spec.reveal_on_page {
+        let redirect_uri = redirect_uri.clone();
+        builder = builder.on_page_load(move |window, payload| {
+            let shown = payload.event() == tauri::webview::PageLoadEvent::Finished
+                && !is_redirect(payload.url(), &redirect_uri);
+            if shown && !window.is_visible().unwrap_or(true) {
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        });
     }
     let window = builder.build().map_err(cannot_open)?;
     crate::rendering::apply(&window);
     Ok(window)
-}
-
-/// Loads the provider's end-session URL in a hidden window, so that the session cookie in the
-/// app's webview store is ended; done when the provider redirects back (or has shown its
-/// "signed out" page for the silent time limit, if it does not redirect).
-pub async fn end_session<R: Runtime>(
-    app: &AppHandle<R>,
-    url: Url,
-    redirect_uri: Url,
-) -> Result<(), AgentError> {
-    let spec = WindowSpec {
-        label: format!("{}end-session", crate::labels::SILENT_PREFIX),
-        title: "Tessera sign-out".to_owned(),
-        visible: false,
-        time_limit: hidden::SILENT_TIME_LIMIT,
-    };
-    let request = AgentRequest {
-        authorize_url: url,
-        redirect_uri,
-    };
-    match run_window(app, spec, request).await {
-        Ok(_) | Err(AgentError::Timeout) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// Centred over the main window and attached to it, as a browser popup is; centred on the

@@ -19,6 +19,7 @@ pub struct PopupAgent<R: Runtime> {
     app: AppHandle<R>,
     redirect_uri: Url,
     time_limit: Duration,
+    signing_out: bool,
 }
 
 impl<R: Runtime> PopupAgent<R> {
@@ -28,6 +29,18 @@ impl<R: Runtime> PopupAgent<R> {
             app,
             redirect_uri,
             time_limit,
+            signing_out: false,
+        }
+    }
+
+    /// The same window for a sign-out at the provider (RP-Initiated Logout), in the webview
+    /// whose cookies hold the session: hidden while the provider signs out and redirects at
+    /// once, shown as soon as it shows a page instead (Entra's account picker when no
+    /// `logout_hint` names the account), so the user can answer it or close it.
+    pub fn for_sign_out(app: AppHandle<R>, redirect_uri: Url, time_limit: Duration) -> Self {
+        PopupAgent {
+            signing_out: true,
+            ..PopupAgent::new(app, redirect_uri, time_limit)
         }
     }
 }
@@ -45,8 +58,13 @@ impl<R: Runtime> InteractiveAgent for PopupAgent<R> {
             .to_owned();
         let spec = WindowSpec {
             label: labels::POPUP.to_owned(),
-            title: format!("Sign in — {host}"),
-            visible: true,
+            title: if self.signing_out {
+                format!("Sign out — {host}")
+            } else {
+                format!("Sign in — {host}")
+            },
+            visible: !self.signing_out,
+            reveal_on_page: self.signing_out,
             time_limit: self.time_limit,
         };
         Box::pin(run_window(&self.app, spec, request))

@@ -356,6 +356,69 @@ impl PublicClientApplication {
         }
         Ok(Some(url))
     }
+
+    /// Ends the provider's session through `agent`, where that session lives (the app's
+    /// webview for sign-ins made there, the system browser for those), with the URL
+    /// [`Self::end_session_url`] made (without a `post_logout_redirect_uri`): the agent's
+    /// redirect URI becomes the post-logout one, with a fresh `state` (RP-Initiated Logout
+    /// 1.0 §2, §3). It succeeds only when the provider redirects there with that state: an
+    /// account picker left unanswered, a closed window or the time limit is an error, never
+    /// a sign-out (Entra shows a picker whenever `logout_hint` is missing). One interaction
+    /// at a time, like a sign-in.
+    pub async fn end_session(
+        &self,
+        end_session_url: Url,
+        agent: &dyn crate::agent::InteractiveAgent,
+    ) -> Result<()> {
+        let Ok(_one_at_a_time) = self.inner.interaction.try_lock() else {
+            return Err(Error::InteractionInProgress);
+        };
+        let post_logout = agent.redirect_uri();
+        let state = crate::secret::CsrfState::generate();
+        let mut url = end_session_url;
+        url.query_pairs_mut()
+            .append_pair("post_logout_redirect_uri", post_logout.as_str())
+            .append_pair("state", state.secret());
+        self.emit(Event::InteractionStatus {
+            status: agent.interaction_status(),
+            redirect_uri: Some(post_logout.to_string()),
+        });
+        let cancelled = self.inner.cancel_interaction.notified();
+        let outcome = tokio::select! {
+            redirect = agent.authorize(crate::agent::AgentRequest {
+                authorize_url: url,
+                redirect_uri: post_logout.clone(),
+            }) => redirect.map_err(agent_error),
+            () = cancelled => Err(Error::UserCancelled),
+        };
+        self.emit(Event::InteractionStatus {
+            status: crate::event::InteractionStatus::None,
+            redirect_uri: None,
+        });
+        let confirmed = outcome.and_then(|redirect| {
+            // Scheme, host, port and path: a private-use scheme URI has an opaque origin,
+            // which equals nothing.
+            let at_post_logout = redirect.scheme() == post_logout.scheme()
+                && redirect.host_str() == post_logout.host_str()
+                && redirect.port_or_known_default() == post_logout.port_or_known_default()
+                && redirect.path().trim_end_matches('/')
+                    == post_logout.path().trim_end_matches('/');
+            let state_back = redirect
+                .query_pairs()
+                .any(|(k, v)| k == "state" && state.matches(&v));
+            if at_post_logout && state_back {
+                Ok(())
+            } else {
+                Err(Error::InvalidResponse(
+                    "the sign-out came back without the state it was sent with".into(),
+                ))
+            }
+        });
+        agent
+            .finished(confirmed.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+            .await;
+        confirmed
+    }
 }
 
 fn agent_error(error: AgentError) -> Error {

@@ -70,10 +70,15 @@ async fn loopback_with_script(script: Script) -> (LoopbackAgent, BrowserReport<(
     scripted_browser(agent, script, |redirect: Url| async move {
         let status =
             |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
-        (
-            status(format!("{redirect}favicon.ico")).await,
-            status(format!("{redirect}?code=x&state=forged")).await,
-        )
+        let forged = reqwest::Client::new()
+            .post(redirect.clone())
+            .form(&[("code", "x"), ("state", "forged")])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        (status(format!("{redirect}favicon.ico")).await, forged)
     })
 }
 
@@ -192,7 +197,7 @@ async fn refused(address: (&str, u16)) -> bool {
     tokio::net::TcpStream::connect(address).await.is_err()
 }
 
-/// RFC 8252 §7.3 and §8.3: the listener is on 127.0.0.1 only; it takes one valid response and
+/// RFC 8252 §7.3 and §8.3: the listener is on the loopback only; it takes one valid response and
 /// refuses everything else (another address, a stalled client, an oversize request) without
 /// ending the sign-in; afterwards nothing listens (after its time limit neither: the test
 /// above).
@@ -206,11 +211,8 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
     let port = agent.redirect_uri().port().unwrap();
     let script = Script::user("ada@tessera.test");
     let (agent, strays) = scripted_browser(agent, script, move |_| async move {
-        // Another loopback address, and IPv6: not bound (no 0.0.0.0, no dual stack).
-        let other_addresses = (
-            refused(("127.0.0.2", port)).await,
-            refused(("::1", port)).await,
-        );
+        // Another loopback address: not bound (no 0.0.0.0).
+        let other_addresses = (refused(("127.0.0.2", port)).await, true);
         // A client that sends half a request and stalls (slowloris), started first and still
         // stalled while the others are served.
         let stalled = tokio::spawn(raw_status(port, b"GET /?code=x HTTP/1.1\r\nHost: x\r\n"));
@@ -229,7 +231,11 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
             .await,
             raw_status(port, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").await,
             raw_status(port, b"GET /other?code=x&state=y HTTP/1.1\r\n\r\n").await,
-            raw_status(port, b"GET /?code=x&state=forged HTTP/1.1\r\n\r\n").await,
+            raw_status(
+                port,
+                b"POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\n\r\ncode=x&state=forged",
+            )
+            .await,
             raw_status(port, b"\xff\xfe\x16\x03\r\n\r\n").await,
             stalled.await.unwrap(),
         ];
@@ -245,7 +251,7 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
     for header in ["Cache-Control: no-store", "Referrer-Policy: no-referrer"] {
         assert!(headers.contains(header), "{header} missing: {headers}");
     }
-    assert_eq!(other_addresses, (true, true), "bound to 127.0.0.1 only");
+    assert_eq!(other_addresses, (true, true), "bound to the loopback only");
     assert_eq!(
         statuses,
         [431, 413, 405, 404, 400, 400, 408],
@@ -264,4 +270,125 @@ async fn the_loopback_listener_takes_one_valid_response_and_nothing_else() {
         matches!(&again, Err(Error::Network(m)) if m.contains("served its sign-in")),
         "one sign-in per listener: {again:?}"
     );
+}
+
+/// Issue 21, item 1: for Entra the redirect URI is `http://localhost:{port}/`, which a browser
+/// may resolve to `::1` first. The listener holds the port in both families, so no other local
+/// user can bind `[::1]:{port}` and take the answer; a browser that goes to `::1` reaches it.
+#[tokio::test]
+async fn the_other_address_family_of_the_port_is_ours_too() {
+    let w = world(Flavor::Entra, &[]).await;
+    let agent = LoopbackAgent::bind(true).await.unwrap();
+    let port = agent.redirect_uri().port().unwrap();
+    match std::net::TcpListener::bind(("::1", port)) {
+        Ok(_) => panic!("another process could bind [::1]:{port} and receive the sign-in"),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+        Err(e) => {
+            eprintln!(
+                "WARNING: this machine has no IPv6 loopback ({e}); the [::1] half of this test cannot run here"
+            );
+            return;
+        }
+    }
+    // The browser answers over ::1.
+    let ua = UserAgent::new(Script::user("ada@tessera.test"));
+    let agent = agent.with_opener(Arc::new(move |url: &Url| {
+        let (ua, url) = (ua.clone(), url.clone());
+        tokio::spawn(async move {
+            let redirect = format!("http://localhost:{port}/");
+            let outcome = ua.sign_in(&url, &redirect).await.unwrap();
+            let Outcome::FormPost { mut action, fields } = outcome else {
+                panic!("form_post was asked for: {outcome:?}");
+            };
+            action.set_host(Some("[::1]")).unwrap();
+            ua.deliver(&Outcome::FormPost { action, fields })
+                .await
+                .unwrap();
+        });
+        Ok(())
+    }));
+    let result = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &agent)
+        .await
+        .unwrap();
+    assert_eq!(result.source, TokenSource::Interactive);
+    assert!(
+        refused(("::1", port)).await,
+        "both families close after the one response"
+    );
+}
+
+/// Issue 21, item 14: the agent asks for `form_post`, so a GET carrying our own state (a page
+/// in the browser guessing the port, say) is not the provider's answer; nor is a response with
+/// two `state` parameters, whichever of them is ours.
+#[tokio::test]
+async fn the_listener_takes_only_the_method_it_asked_for_and_one_state() {
+    let w = world(Flavor::Entra, &[]).await;
+    let agent = LoopbackAgent::bind(true).await.unwrap();
+    let redirect = agent.redirect_uri();
+    let ua = UserAgent::new(Script::user("ada@tessera.test"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let agent = agent.with_opener(Arc::new(move |url: &Url| {
+        let (ua, url, redirect, tx) = (ua.clone(), url.clone(), redirect.clone(), tx.clone());
+        let state = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let get = http
+                .get(format!("{redirect}?code=x&state={state}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            let post = |form: Vec<(&'static str, String)>| {
+                let (http, redirect) = (http.clone(), redirect.clone());
+                async move {
+                    http.post(redirect)
+                        .form(&form)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            let ours_first = post(vec![
+                ("code", "x".into()),
+                ("state", state.clone()),
+                ("state", "other".into()),
+            ])
+            .await;
+            let ours_second = post(vec![
+                ("code", "x".into()),
+                ("state", "other".into()),
+                ("state", state.clone()),
+            ])
+            .await;
+            let outcome = ua.sign_in(&url, redirect.as_str()).await.unwrap();
+            ua.deliver(&outcome).await.unwrap();
+            let _ = tx
+                .lock()
+                .unwrap()
+                .take()
+                .map(|tx| tx.send((get, ours_first, ours_second)));
+        });
+        Ok(())
+    }));
+    let result = w
+        .app
+        .acquire_token_interactive(InteractiveRequest::default(), &agent)
+        .await
+        .unwrap();
+    assert_eq!(
+        result.source,
+        TokenSource::Interactive,
+        "the real answer got through"
+    );
+    assert_eq!(rx.await.unwrap(), (405, 400, 400));
 }

@@ -14,6 +14,7 @@ mod msal_rules;
 mod persistence;
 mod profiles;
 mod real_provider;
+mod sign_out;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};

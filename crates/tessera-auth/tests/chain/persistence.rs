@@ -392,3 +392,60 @@ async fn a_loopback_providers_metadata_is_never_persisted() {
         "the second process asked again"
     );
 }
+
+/// Issue 20, point 9: a cache written by the first release (before tokens were filed by the
+/// tenant that issued them and before a cloud's host names became one environment) still
+/// loads, with its accounts and tokens. The file was written by that build's own cache code
+/// (commit d4a0fc1): Ada under `login.windows.net`, Alan under `login.microsoftonline.com`,
+/// each with a Graph token, an API token, a refresh token and an ID token whose `aud` is a
+/// string.
+#[tokio::test]
+async fn a_cache_written_by_the_first_release_loads_with_its_accounts_and_tokens() {
+    let golden = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cache-round1.json"),
+    )
+    .unwrap();
+    let store = Arc::new(SharedStore::default());
+    *store.blob.lock().unwrap() = (1, Some(golden));
+    let mut config = Config::new(
+        DEFAULT_CLIENT_ID,
+        "https://login.microsoftonline.com/common",
+    );
+    config.default_scopes = vec!["User.Read".into()];
+    let app = PublicClientApplication::builder(config)
+        .persistence(Arc::new(view(&store)))
+        .build()
+        .unwrap();
+    let accounts = app.accounts();
+    let names: Vec<&str> = accounts.iter().map(|a| a.username.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ada@tessera.test", "alan@tessera.test"],
+        "{accounts:?}"
+    );
+    for account in &accounts {
+        assert_eq!(
+            account.environment, "login.microsoftonline.com",
+            "one environment"
+        );
+        let user = &account.username;
+        let graph = from_cache(&app, account).await;
+        assert_eq!(graph.access_token.secret(), format!("graph-token-{user}"));
+        let claims = graph
+            .id_token_claims
+            .expect("the ID token's claims came along");
+        assert_eq!(claims.preferred_username.as_deref(), Some(user.as_str()));
+        let api = app
+            .acquire_token_silent(
+                SilentRequest::new(
+                    account.clone(),
+                    vec!["api://tessera-demo/access_as_user".into()],
+                ),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(api.source, TokenSource::Cache);
+        assert_eq!(api.access_token.secret(), format!("api-token-{user}"));
+    }
+}

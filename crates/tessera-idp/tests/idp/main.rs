@@ -101,6 +101,11 @@ impl Fixture {
             ("code_challenge", &challenge),
             ("code_challenge_method", "S256"),
         ];
+        // OIDC Core §11: offline_access wants prompt=consent (the OIDC preset drops it
+        // otherwise, as node-oidc-provider does); Entra needs no such thing.
+        if self.authority.path() == "/" {
+            params.push(("prompt", "consent"));
+        }
         for (k, v) in extra {
             params.retain(|(name, _)| name != k);
             if !v.is_empty() {

@@ -242,7 +242,9 @@ async fn revoked_expired_and_mfa_refreshes_fail_as_entra_classifies_them() {
     f.post_control("users/ada@tessera.test/mfa", json!({ "required": true }))
         .await;
     let (_, body) = f.refresh(&rt, SCOPE).await;
-    assert_eq!(body["error"], "interaction_required");
+    // At the token endpoint Entra's word is invalid_grant with the suberror (MSAL Python's
+    // fixture, tests/test_application.py); interaction_required is the authorize endpoint's.
+    assert_eq!(body["error"], "invalid_grant");
     assert_eq!(aadsts(&body), 50076);
     assert_eq!(body["suberror"], "basic_action");
     assert!(

@@ -3,7 +3,9 @@
 //! the scripted user (`TESSERA_BROWSER_USER`, default ada@tessera.test; password
 //! `TESSERA_BROWSER_PASSWORD`, default tessera; `TESSERA_BROWSER_CONSENT=decline` cancels the
 //! consent page) and delivers the response to the app's
-//! loopback redirect URI, as a browser would.
+//! loopback redirect URI, as a browser would. Given an end-session URL it follows it to the
+//! post-logout redirect URI the same way. `tessera-browser --device VERIFICATION_URL USER_CODE`
+//! enters a device code on tessera-idp's device login page as the same user.
 
 use std::process::ExitCode;
 
@@ -13,11 +15,17 @@ use url::Url;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url] = args.as_slice() else {
-        eprintln!("usage: tessera-browser AUTHORIZE_URL");
-        return ExitCode::from(2);
+    let outcome = match args.as_slice() {
+        [url] => browse(url).await,
+        [flag, verification, code] if flag == "--device" => enter_device_code(verification, code)
+            .await
+            .map(|()| 200),
+        _ => {
+            eprintln!("usage: tessera-browser AUTHORIZE_URL | --device VERIFICATION_URL USER_CODE");
+            return ExitCode::from(2);
+        }
     };
-    match browse(url).await {
+    match outcome {
         Ok(status) => {
             eprintln!("tessera-browser: the app answered HTTP {status}");
             ExitCode::SUCCESS
@@ -29,13 +37,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn browse(url: &str) -> Result<u16, String> {
-    let url = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    let redirect_uri = url
-        .query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .map(|(_, v)| v.into_owned())
-        .ok_or("the URL has no redirect_uri")?;
+/// The scripted user, from the environment.
+fn script() -> Script {
     let mut script = Script::user(
         &std::env::var("TESSERA_BROWSER_USER").unwrap_or_else(|_| "ada@tessera.test".into()),
     );
@@ -43,7 +46,28 @@ async fn browse(url: &str) -> Result<u16, String> {
         script.password = password;
     }
     script.accept_consent = std::env::var("TESSERA_BROWSER_CONSENT").as_deref() != Ok("decline");
-    let browser = UserAgent::new(script);
+    script
+}
+
+async fn enter_device_code(verification: &str, code: &str) -> Result<(), String> {
+    let verification =
+        Url::parse(verification).map_err(|e| format!("{verification:?} is not a URL: {e}"))?;
+    UserAgent::new(script())
+        .device_sign_in(&verification, code)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the device sign-in failed: {e}"))
+}
+
+async fn browse(url: &str) -> Result<u16, String> {
+    let url = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    // An authorize URL names its redirect URI; an end-session URL its post-logout one.
+    let redirect_uri = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri" || k == "post_logout_redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .ok_or("the URL has no redirect_uri or post_logout_redirect_uri")?;
+    let browser = UserAgent::new(script());
     let outcome = browser
         .sign_in(&url, &redirect_uri)
         .await
