@@ -9,6 +9,7 @@ mod control;
 mod device;
 mod durable;
 mod graph;
+mod msal_python;
 mod oidc;
 mod token;
 

@@ -6,6 +6,7 @@
 //! loopback redirect URI, as a browser would. Given an end-session URL it follows it to the
 //! post-logout redirect URI the same way. `tessera-browser --device VERIFICATION_URL USER_CODE`
 //! enters a device code on tessera-idp's device login page as the same user.
+//! `TESSERA_BROWSER_BACKGROUND=1` makes it return at once, as a desktop browser does.
 
 use std::process::ExitCode;
 
@@ -16,10 +17,11 @@ use url::Url;
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.as_slice() {
+        [url] if std::env::var_os(BACKGROUND).is_some() => return open_in_background(url),
         [url] => browse(url).await,
-        [flag, verification, code] if flag == "--device" => enter_device_code(verification, code)
-            .await
-            .map(|()| 200),
+        [flag, verification, code] if flag == "--device" => {
+            enter_device_code(verification, code).await.map(|()| 200)
+        }
         _ => {
             eprintln!("usage: tessera-browser AUTHORIZE_URL | --device VERIFICATION_URL USER_CODE");
             return ExitCode::from(2);
@@ -32,6 +34,28 @@ async fn main() -> ExitCode {
         }
         Err(message) => {
             eprintln!("tessera-browser: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// With this variable set, it returns at once and signs in from a process of its own, as a
+/// desktop browser hands the URL to its running instance: Python's `webbrowser` waits for the
+/// command, and MSAL Python serves its redirect URI on that same thread.
+const BACKGROUND: &str = "TESSERA_BROWSER_BACKGROUND";
+
+fn open_in_background(url: &str) -> ExitCode {
+    let spawned = std::env::current_exe().and_then(|exe| {
+        std::process::Command::new(exe)
+            .arg(url)
+            .env_remove(BACKGROUND)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+    });
+    match spawned {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera-browser: could not start in the background: {e}");
             ExitCode::FAILURE
         }
     }
