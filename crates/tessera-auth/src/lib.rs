@@ -31,6 +31,10 @@ mod single_flight;
 mod throttle;
 mod token_client;
 
+/// The type of every access token the engine hands out: token responses of any other type are
+/// refused (RFC 6749 §7.1), so callers send them as RFC 6750 bearer credentials.
+pub const TOKEN_TYPE: &str = "Bearer";
+
 pub use agent::{AgentError, AgentRequest, BoxFuture, InteractiveAgent, SilentAgent};
 pub use application::{
     ApplicationBuilder, AuthenticationResult, CacheLookupPolicy, Config, DeviceCodeInfo,

@@ -296,6 +296,16 @@ fn convert(
     result: std::result::Result<EntraTokenResponse, RequestTokenError<HttpError, OAuthError>>,
 ) -> Result<TokenResponse> {
     let response = result.map_err(map_error)?;
+    // RFC 6749 §7.1: "The client MUST NOT use an access token if it does not understand the
+    // token type." Everything downstream sends the token as RFC 6750's bearer credential;
+    // a `pop` (RFC 7800, Entra's proof-of-possession) or `mac` token sent that way would be
+    // misused. The type compares case-insensitively (§5.1), as oauth2's BasicTokenType does.
+    if *response.token_type() != BasicTokenType::Bearer {
+        return Err(Error::InvalidResponse(format!(
+            "the provider issued a token of type {:?}, and Tessera uses only Bearer tokens (RFC 6750)",
+            response.token_type().as_ref()
+        )));
+    }
     let expires_in = response
         .expires_in()
         .map(|d| d.as_secs())

@@ -381,7 +381,7 @@ fn account_json(account: &Account, default: bool) -> Value {
 fn token_json(result: &AuthenticationResult, default: bool) -> Value {
     json!({
         "access_token": result.access_token.secret(),
-        "token_type": "Bearer",
+        "token_type": tessera_auth::TOKEN_TYPE,
         "expires_on": result.expires_on,
         "scopes": result.scopes,
         "account": account_json(&result.account, default),

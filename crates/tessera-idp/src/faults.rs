@@ -73,6 +73,14 @@ pub enum FaultKind {
         /// The field to drop.
         field: String,
     },
+    /// Answer normally but with this top-level JSON field set to `value` (e.g. a
+    /// `token_type` of `pop`, which RFC 7800 and Entra's PoP tokens use).
+    Set {
+        /// The field to set.
+        field: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
 }
 
 /// A `Retry-After` value as a test writes it.
@@ -133,7 +141,18 @@ impl Idp {
                 tokio::time::sleep(Duration::from_millis(millis)).await;
                 endpoint.await
             }
-            Some(FaultKind::Omit { field }) => omit_field(endpoint.await, &field).await,
+            Some(FaultKind::Omit { field }) => {
+                edit_field(endpoint.await, |object| {
+                    object.remove(&field);
+                })
+                .await
+            }
+            Some(FaultKind::Set { field, value }) => {
+                edit_field(endpoint.await, |object| {
+                    object.insert(field, value);
+                })
+                .await
+            }
             Some(FaultKind::Status {
                 status,
                 retry_after,
@@ -218,7 +237,10 @@ impl Idp {
     }
 }
 
-async fn omit_field(response: Response, field: &str) -> Response {
+async fn edit_field(
+    response: Response,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -226,7 +248,7 @@ async fn omit_field(response: Response, field: &str) -> Response {
     let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(mut value) => {
             if let Some(object) = value.as_object_mut() {
-                object.remove(field);
+                edit(object);
             }
             Body::from(value.to_string())
         }

@@ -331,3 +331,44 @@ async fn redirects_from_the_provider_are_not_followed() {
         "the redirect was not followed"
     );
 }
+
+// Issue 21, point 12: `token_type` was never checked, so a `pop` token (RFC 7800; Entra issues
+// them to clients that ask) would have been sent as a Bearer credential. RFC 6749 §7.1: "The
+// client MUST NOT use an access token if it does not understand the token type."
+#[tokio::test]
+async fn a_token_of_a_type_other_than_bearer_is_refused() {
+    let w = world(Flavor::Entra, &[]).await;
+    let (_, first) = w.sign_in("ada@tessera.test").await;
+    for token_type in ["pop", "mac", "N_A"] {
+        w.control(
+            "faults",
+            json!({ "target": "token", "kind": "set", "field": "token_type", "value": token_type }),
+        )
+        .await;
+        let result = w
+            .app
+            .acquire_token_silent(forced(&w, &first.account), None)
+            .await;
+        match result {
+            Err(Error::InvalidResponse(message)) => {
+                assert!(
+                    message.contains(&token_type.to_lowercase()),
+                    "{token_type}: {message}"
+                )
+            }
+            other => panic!("a {token_type} token was accepted: {other:?}"),
+        }
+    }
+    // The type compares case-insensitively (RFC 6749 §5.1): "bearer" is a Bearer token.
+    w.control(
+        "faults",
+        json!({ "target": "token", "kind": "set", "field": "token_type", "value": "bearer" }),
+    )
+    .await;
+    let lower = w
+        .app
+        .acquire_token_silent(forced(&w, &first.account), None)
+        .await
+        .expect("a lower-case bearer token");
+    assert_eq!(lower.source, TokenSource::RefreshToken);
+}
