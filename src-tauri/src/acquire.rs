@@ -180,7 +180,7 @@ async fn interactive<R: Runtime>(
         Err(error) => Err(error.clone()),
     };
     state.redirect.finish(&sender, recorded);
-    let _ = app.emit(REDIRECT_EVENT, ());
+    let _ = app.emit_to(crate::labels::MAIN, REDIRECT_EVENT, ());
     outcome
 }
 

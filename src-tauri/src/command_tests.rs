@@ -164,10 +164,20 @@ fn engine_events_reach_the_ui_as_tauri_events() {
     let seen = Arc::new(Mutex::new(Vec::<Value>::new()));
     {
         let seen = seen.clone();
-        w.app.listen_any(ENGINE_EVENT, move |event| {
+        w.main.listen(ENGINE_EVENT, move |event| {
             seen.lock()
                 .unwrap()
                 .push(serde_json::from_str(event.payload()).unwrap());
+        });
+    }
+    // Issue 21: the events went to every window, the provider's pages in the sign-in window
+    // included; they go to the main window only.
+    let popup = window(&w.app, labels::POPUP);
+    let leaked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let leaked = leaked.clone();
+        popup.listen(ENGINE_EVENT, move |_| {
+            leaked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
     }
     w.sign_in("ada@tessera.test");
@@ -195,6 +205,11 @@ fn engine_events_reach_the_ui_as_tauri_events() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    assert_eq!(
+        leaked.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "an engine event reached the sign-in window"
+    );
 }
 
 #[test]
@@ -421,6 +436,12 @@ fn a_policy_pins_settings_and_interaction_modes() {
     );
     let err = invoke(&main, "sign_in", json!({ "mode": "popup" })).unwrap_err();
     assert_eq!(err["kind"], "not_allowed", "{err}");
+    // Issue 21, point 8: the profile's commands take an interaction too, and make the same
+    // check (they once made none, so a page could open the window the policy forbids).
+    for command in ["profile", "profile_photo"] {
+        let err = invoke(&main, command, json!({ "interaction": "popup" })).unwrap_err();
+        assert_eq!(err["kind"], "not_allowed", "{command}: {err}");
+    }
     assert!(app.webview_windows().keys().all(|l| l == labels::MAIN));
 }
 

@@ -22,7 +22,9 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, auth: &PublicClientApplication) {
                         let id = serde_json::json!(home_account_id);
                         crate::config::remember(&app, &state, "activeAccount", id);
                     }
-                    let _ = app.emit(ENGINE_EVENT, &event);
+                    // To the main window only: the sign-in windows show the provider's
+                    // pages, which have no business hearing who signed in when.
+                    let _ = app.emit_to(crate::labels::MAIN, ENGINE_EVENT, &event);
                 }
                 // A burst outran the UI: the oldest were dropped; carry on with the rest.
                 Err(RecvError::Lagged(_)) => continue,

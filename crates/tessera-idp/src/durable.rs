@@ -112,7 +112,13 @@ impl Durable {
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
+        // Owner-only, like the file: a folder others can list tells them who signed in when
+        // (issue 21, the emulator's state folder).
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(folder)?;
     }
     let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();

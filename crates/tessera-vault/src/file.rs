@@ -173,13 +173,23 @@ impl Drop for Lock {
     }
 }
 
-/// Creates the folder readable by its owner only (on Unix).
+/// Creates the folder readable by its owner only (on Unix), and makes an existing one so:
+/// a folder made by an older release, by hand or by another program may let others list it.
 pub(crate) fn create_private_folder(folder: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(folder)
+    builder.create(folder)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(folder)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    Ok(())
 }
 
 /// Files readable and writable by their owner only (on Unix; on Windows the profile folder's

@@ -115,7 +115,35 @@ impl Vault {
             Err(unavailable) => return Err(VaultError::KeyringUnavailable(unavailable)),
         };
         vault.key = Some(key);
+        vault
+            .take_in_plaintext_cache(folder)
+            .map_err(|source| VaultError::Folder {
+                path: folder.to_owned(),
+                source,
+            })?;
         Ok(vault)
+    }
+
+    /// Issue 21, point 6: an earlier `--insecure-plaintext-cache` run left refresh tokens in
+    /// clear beside an encrypted cache that said it held them all. Its sign-ins move into the
+    /// encrypted file when there is none yet; either way the unencrypted file is deleted and
+    /// the user told. Called with the cache's lock held.
+    fn take_in_plaintext_cache(&self, folder: &Path) -> std::io::Result<()> {
+        let plaintext = folder.join(PLAINTEXT_CACHE_FILE);
+        let Some((bytes, _)) = file::read(&plaintext)? else {
+            return Ok(());
+        };
+        let notice = if self.path.exists() {
+            // Two caches cannot be merged here (only the engine reads them); the encrypted one
+            // is the one this mode keeps using, and tokens must not stay in clear.
+            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were              deleted, because encrypted ones already exist: sign in again to any account that              is missing."
+        } else {
+            file::write_atomically(&self.path, &self.seal(&bytes))?;
+            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were              moved into the encrypted cache, and the unencrypted file was deleted."
+        };
+        std::fs::remove_file(&plaintext)?;
+        self.set_notice(notice.to_owned());
+        Ok(())
     }
 
     /// Opens an unencrypted cache in `folder`: only when the user explicitly asked for it

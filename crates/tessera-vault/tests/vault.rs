@@ -289,3 +289,66 @@ fn a_writer_sees_what_another_stored_and_waits_for_its_lock() {
         Some(&b"slow A, then B"[..])
     );
 }
+
+// Issue 21, point 6: after one --insecure-plaintext-cache run, later runs with a keyring said
+// "encrypted" while the refresh tokens stayed in clear in token-cache.plaintext.json.
+#[tokio::test]
+async fn a_plaintext_cache_left_by_an_earlier_run_moves_into_the_vault_and_is_deleted() {
+    let idp = idp().await;
+    let folder = tempfile::tempdir().unwrap();
+    let plaintext = folder.path().join(tessera_vault::PLAINTEXT_CACHE_FILE);
+    {
+        let plain = engine(
+            &idp,
+            Arc::new(Vault::open_plaintext(folder.path()).unwrap()),
+        );
+        sign_in(&plain, "ada@tessera.test").await;
+    }
+    assert!(plaintext.exists());
+    let keys = MemoryKeyStore::default();
+    let (moved, vault) = app(&idp, folder.path(), &keys);
+    assert!(!plaintext.exists(), "the unencrypted file is gone");
+    let notice = vault.notice().expect("the user is told");
+    assert!(
+        notice.contains("moved into the encrypted cache"),
+        "{notice}"
+    );
+    let sealed = std::fs::read(folder.path().join(CACHE_FILE)).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("ada@tessera.test"),
+        "encrypted"
+    );
+    assert_eq!(usernames(&moved), ["ada@tessera.test"], "nothing lost");
+    let account = moved.accounts().remove(0);
+    let silent = moved
+        .acquire_token_silent(SilentRequest::new(account, vec![]), None)
+        .await
+        .unwrap();
+    assert_eq!(silent.source, TokenSource::Cache);
+
+    // Beside an encrypted cache it cannot be merged into, it is deleted all the same.
+    {
+        let plain = engine(
+            &idp,
+            Arc::new(Vault::open_plaintext(folder.path()).unwrap()),
+        );
+        sign_in(&plain, "alan@tessera.test").await;
+    }
+    let (again, vault) = app(&idp, folder.path(), &keys);
+    assert!(!plaintext.exists());
+    assert!(vault.notice().unwrap().contains("sign in again"));
+    assert_eq!(usernames(&again), ["ada@tessera.test"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_existing_cache_folder_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let folder = parent.path().join("cache");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _vault = Vault::open(&folder, &MemoryKeyStore::default()).unwrap();
+    let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+}

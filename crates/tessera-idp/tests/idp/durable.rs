@@ -25,7 +25,8 @@ async fn durable_fixture(state_file: &std::path::Path, port: u16) -> Fixture {
 #[tokio::test]
 async fn keys_sessions_and_refresh_tokens_survive_a_restart_and_no_secret_is_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("idp-state.json");
+    // A folder the provider makes itself: owner-only, like the file (issue 21).
+    let state = dir.path().join("made-by-the-provider/idp-state.json");
     let f = durable_fixture(&state, 0).await;
     let port = f.idp.base_url().port().unwrap();
     let agent = UserAgent::new(Script::user("ada@tessera.test"));
@@ -45,6 +46,8 @@ async fn keys_sessions_and_refresh_tokens_survive_a_restart_and_no_secret_is_sto
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&state).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let folder = std::fs::metadata(state.parent().unwrap()).unwrap();
+        assert_eq!(folder.permissions().mode() & 0o777, 0o700);
     }
 
     let f = durable_fixture(&state, port).await;
