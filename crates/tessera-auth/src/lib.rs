@@ -46,4 +46,4 @@ pub use cache::{Account, CacheError, TenantProfile};
 pub use error::{Classification, Error, OAuthError, Result};
 pub use event::{Event, InteractionStatus};
 pub use loopback::{LoopbackAgent, Opener};
-pub use persistence::{CachePersistence, PersistenceError, RefreshLock, SaveMerge};
+pub use persistence::{CacheBlob, CachePersistence, PersistenceError, RefreshLock, SaveMerge};

@@ -7,12 +7,22 @@
 
 use crate::cache::CacheError;
 
+/// The serialised cache, refresh tokens in clear: wiped from memory when dropped, so a
+/// decrypted copy does not outlive its use (`ZeroizeOnDrop`, checked below).
+pub type CacheBlob = zeroize::Zeroizing<Vec<u8>>;
+
+// Issue 21: the decrypted blob must be wiped; this fails to compile if the type stops being so.
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<CacheBlob>();
+};
+
 /// Stores the serialised token cache somewhere durable.
 pub trait CachePersistence: Send + Sync + std::fmt::Debug {
     /// The stored blob if it changed since this process last loaded or saved it; `None` when
     /// it did not change or nothing is stored. Called before every cache read, so it should be
     /// cheap when nothing changed (compare a modification time, say).
-    fn load_if_changed(&self) -> Result<Option<Vec<u8>>, PersistenceError>;
+    fn load_if_changed(&self) -> Result<Option<CacheBlob>, PersistenceError>;
 
     /// Stores the cache, holding the store's lock (against other processes) from before it
     /// reads to after it writes. `merge` is given the stored blob when another process changed
@@ -59,7 +69,7 @@ impl std::fmt::Debug for RefreshLock {
 }
 
 /// The engine's side of [`CachePersistence::save`].
-pub type SaveMerge<'a> = dyn FnMut(Option<Vec<u8>>) -> Result<Vec<u8>, PersistenceError> + 'a;
+pub type SaveMerge<'a> = dyn FnMut(Option<CacheBlob>) -> Result<CacheBlob, PersistenceError> + 'a;
 
 /// Why the cache could not be loaded or saved. The engine keeps working from memory.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -94,6 +94,21 @@ impl PkceCodeVerifier {
     }
 }
 
+// Wiped when dropped (issue 21): the verifier is what makes a stolen code useless, so no copy
+// of it should linger in freed memory. `ZeroizeOnDrop` is the compile-time promise of that.
+impl Drop for PkceCodeVerifier {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for PkceCodeVerifier {}
+
+const _: fn() = || {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<PkceCodeVerifier>();
+};
+
 impl fmt::Debug for PkceCodeVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PkceCodeVerifier([redacted])")

@@ -20,7 +20,7 @@ fn cold_start(c: &mut Criterion) {
     let blob = synthetic_cache(ACCOUNTS * APIS_PER_ACCOUNT, APIS_PER_ACCOUNT);
     Vault::open(folder.path(), &keys)
         .unwrap()
-        .save(&mut |_| Ok(blob.clone()))
+        .save(&mut |_| Ok(tessera_auth::CacheBlob::new(blob.clone())))
         .unwrap();
     c.bench_function("cold_start_100_accounts", |b| {
         b.iter(|| {

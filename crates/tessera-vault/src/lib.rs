@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use tessera_auth::{CachePersistence, PersistenceError, RefreshLock, SaveMerge};
+use tessera_auth::{CacheBlob, CachePersistence, PersistenceError, RefreshLock, SaveMerge};
 use zeroize::Zeroizing;
 
 pub use keystore::{
@@ -215,10 +215,10 @@ impl Vault {
         }
     }
 
-    fn unseal(&self, bytes: &[u8]) -> Result<Vec<u8>, UnsealError> {
+    fn unseal(&self, bytes: &[u8]) -> Result<CacheBlob, UnsealError> {
         match &self.key {
             Some(key) => unseal(key, bytes),
-            None => Ok(bytes.to_vec()),
+            None => Ok(CacheBlob::new(bytes.to_vec())),
         }
     }
 
@@ -236,7 +236,7 @@ impl Vault {
 }
 
 impl CachePersistence for Vault {
-    fn load_if_changed(&self) -> Result<Option<Vec<u8>>, PersistenceError> {
+    fn load_if_changed(&self) -> Result<Option<CacheBlob>, PersistenceError> {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let current = file::stamp(&self.path).map_err(|e| self.io_error(e))?;
         if current.is_none() || current == *seen {
@@ -369,7 +369,7 @@ pub fn seal(key: &CacheKey, blob: &[u8]) -> Vec<u8> {
 }
 
 /// Opens a file [`seal`] wrote.
-pub fn unseal(key: &CacheKey, bytes: &[u8]) -> Result<Vec<u8>, UnsealError> {
+pub fn unseal(key: &CacheKey, bytes: &[u8]) -> Result<CacheBlob, UnsealError> {
     let rest = bytes
         .strip_prefix(MAGIC)
         .ok_or(UnsealError::NotACacheFile)?;
@@ -382,8 +382,10 @@ pub fn unseal(key: &CacheKey, bytes: &[u8]) -> Result<Vec<u8>, UnsealError> {
         msg: ciphertext,
         aad: MAGIC,
     };
+    // Wiped when dropped: the plaintext holds every refresh token.
     cipher
         .decrypt(XNonce::from_slice(nonce), payload)
+        .map(CacheBlob::new)
         .map_err(|_| UnsealError::Rejected)
 }
 
@@ -396,7 +398,7 @@ mod tests {
         let key = new_key();
         let sealed = seal(&key, b"secret cache");
         assert!(!sealed.windows(b"secret".len()).any(|w| w == b"secret"));
-        assert_eq!(unseal(&key, &sealed).unwrap(), b"secret cache");
+        assert_eq!(unseal(&key, &sealed).unwrap().as_slice(), b"secret cache");
         assert_ne!(
             seal(&key, b"secret cache"),
             sealed,

@@ -23,7 +23,7 @@ struct DiskThatFills {
 }
 
 impl CachePersistence for DiskThatFills {
-    fn load_if_changed(&self) -> Result<Option<Vec<u8>>, PersistenceError> {
+    fn load_if_changed(&self) -> Result<Option<tessera_auth::CacheBlob>, PersistenceError> {
         self.vault.load_if_changed()
     }
 
@@ -191,7 +191,9 @@ fn a_process_killed_while_writing_leaves_the_previous_cache_whole() {
         };
         loop {
             generation += 1;
-            vault.save(&mut |_| Ok(blob(generation))).unwrap();
+            vault
+                .save(&mut |_| Ok(tessera_auth::CacheBlob::new(blob(generation))))
+                .unwrap();
             std::fs::write(folder.join("finished"), generation.to_string()).unwrap();
         }
     }
@@ -249,7 +251,9 @@ fn a_process_killed_while_writing_leaves_the_previous_cache_whole() {
     }
     // The next save removes what killed writers left behind.
     let vault = Vault::open(folder.path(), &keys).unwrap();
-    vault.save(&mut |_| Ok(blob(0))).unwrap();
+    vault
+        .save(&mut |_| Ok(tessera_auth::CacheBlob::new(blob(0))))
+        .unwrap();
     assert_eq!(leftovers(folder.path()), Vec::<String>::new());
     assert!(
         left_over_seen >= 1,

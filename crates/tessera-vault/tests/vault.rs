@@ -251,8 +251,8 @@ fn a_writer_sees_what_another_stored_and_waits_for_its_lock() {
     let save = |vault: &Vault, expect: Option<&[u8]>, write: &[u8]| {
         vault
             .save(&mut |stored| {
-                assert_eq!(stored.as_deref(), expect);
-                Ok(write.to_vec())
+                assert_eq!(stored.as_ref().map(|s| s.as_slice()), expect);
+                Ok(tessera_auth::CacheBlob::new(write.to_vec()))
             })
             .unwrap()
     };
@@ -261,7 +261,10 @@ fn a_writer_sees_what_another_stored_and_waits_for_its_lock() {
     assert_eq!(b.load_if_changed().unwrap(), None, "B wrote it");
     save(&a, Some(b"AB"), b"ABA");
     save(&a, None, b"ABAA");
-    assert_eq!(b.load_if_changed().unwrap().as_deref(), Some(&b"ABAA"[..]));
+    assert_eq!(
+        b.load_if_changed().unwrap().as_ref().map(|s| s.as_slice()),
+        Some(&b"ABAA"[..])
+    );
     assert_eq!(b.load_if_changed().unwrap(), None);
 
     // A holds the lock for a while; B, starting meanwhile, gets A's result.
@@ -271,8 +274,8 @@ fn a_writer_sees_what_another_stored_and_waits_for_its_lock() {
         move || {
             started_rx.recv().unwrap();
             b.save(&mut |stored| {
-                assert_eq!(stored.as_deref(), Some(&b"slow A"[..]));
-                Ok(b"slow A, then B".to_vec())
+                assert_eq!(stored.as_ref().map(|s| s.as_slice()), Some(&b"slow A"[..]));
+                Ok(tessera_auth::CacheBlob::new(b"slow A, then B".to_vec()))
             })
             .unwrap()
         }
@@ -280,12 +283,12 @@ fn a_writer_sees_what_another_stored_and_waits_for_its_lock() {
     a.save(&mut |_| {
         started_tx.send(()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(300));
-        Ok(b"slow A".to_vec())
+        Ok(tessera_auth::CacheBlob::new(b"slow A".to_vec()))
     })
     .unwrap();
     writer_b.join().unwrap();
     assert_eq!(
-        a.load_if_changed().unwrap().as_deref(),
+        a.load_if_changed().unwrap().as_ref().map(|s| s.as_slice()),
         Some(&b"slow A, then B"[..])
     );
 }

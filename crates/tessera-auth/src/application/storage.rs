@@ -79,7 +79,7 @@ impl PublicClientApplication {
             }
             let (blob, snapshot) = cache.snapshot(now);
             written = Some(snapshot);
-            Ok(blob)
+            Ok(crate::persistence::CacheBlob::new(blob))
         });
         if let (Ok(()), Some(snapshot)) = (&outcome, written) {
             cache.mark_saved(snapshot);

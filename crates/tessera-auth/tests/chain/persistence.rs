@@ -18,14 +18,16 @@ struct View {
 }
 
 impl tessera_auth::CachePersistence for View {
-    fn load_if_changed(&self) -> Result<Option<Vec<u8>>, tessera_auth::PersistenceError> {
+    fn load_if_changed(
+        &self,
+    ) -> Result<Option<tessera_auth::CacheBlob>, tessera_auth::PersistenceError> {
         let stored = self.store.blob.lock().unwrap();
         let mut seen = self.seen.lock().unwrap();
         if stored.0 == *seen {
             return Ok(None);
         }
         *seen = stored.0;
-        Ok(stored.1.clone())
+        Ok(stored.1.clone().map(tessera_auth::CacheBlob::new))
     }
 
     fn save(
@@ -35,7 +37,10 @@ impl tessera_auth::CachePersistence for View {
         // The store's lock is held throughout, as a file lock would be.
         let mut stored = self.store.blob.lock().unwrap();
         let mut seen = self.seen.lock().unwrap();
-        let changed = (stored.0 != *seen).then(|| stored.1.clone()).flatten();
+        let changed = (stored.0 != *seen)
+            .then(|| stored.1.clone())
+            .flatten()
+            .map(tessera_auth::CacheBlob::new);
         let blob = match merge(changed) {
             Err(tessera_auth::PersistenceError::Cache(_)) => {
                 if let Some(old) = stored.1.take() {
@@ -46,7 +51,7 @@ impl tessera_auth::CachePersistence for View {
             other => other?,
         };
         stored.0 += 1;
-        stored.1 = Some(blob);
+        stored.1 = Some(blob.to_vec());
         *seen = stored.0;
         Ok(())
     }
