@@ -201,6 +201,27 @@ async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
         "no second window for the refused request"
     );
 
+    // Issue 21, point 9: the sign-in window went anywhere, in any scheme, and opened new
+    // windows. A page in it now cannot open a window, leave https (or loopback http), or
+    // reach a local file.
+    app.client.switch_to_window(popup.clone()).await.unwrap();
+    let page = app.client.current_url().await.unwrap();
+    for script in [
+        "window.open('https://example.invalid/elsewhere', '_blank')",
+        "location.href = 'http://192.0.2.1/plain-http'",
+        "location.href = 'file:///etc/passwd'",
+    ] {
+        app.client.execute(script, vec![]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(app.windows().await.len(), 2, "{script}: no new window");
+        assert_eq!(
+            app.client.current_url().await.unwrap(),
+            page,
+            "{script}: the window stayed on the provider's page"
+        );
+    }
+    app.client.switch_to_window(app.main.clone()).await.unwrap();
+
     // The popup's title is the provider's host, so the user knows where they sign in.
     let host = idp.idp.authority().host_str().unwrap().to_owned();
     let popup_title = format!("Sign in — {host}");

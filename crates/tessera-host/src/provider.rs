@@ -16,6 +16,10 @@ pub use tessera_config::{ConfigError, Endpoints, ProviderChoice};
 /// The embedded provider's state file, in the app's data folder.
 pub const EMBEDDED_STATE_FILE: &str = "embedded-idp.json";
 
+/// The embedded provider's control token, beside its state file (owner-only): what another
+/// process of the same user proves it with before joining it (issue 21, point 3).
+pub const EMBEDDED_TOKEN_FILE: &str = "embedded-idp.token";
+
 /// The embedded provider's preferred port, so that its authority stays the same from one run
 /// to the next (and so the token cache's entries stay valid); another free port is used when it
 /// is taken.
@@ -90,16 +94,29 @@ impl Provider {
         state_dir: Option<&std::path::Path>,
         join: bool,
     ) -> Result<Provider, String> {
+        // Its control API only for whoever can read the token in the user's data folder (the
+        // command line joining the app's provider); without a folder, nobody's.
+        let token = match state_dir {
+            Some(dir) => Some(embedded_control_token(dir).map_err(|e| {
+                format!(
+                    "embedded identity provider: its control token in {}: {e}",
+                    dir.display()
+                )
+            })?),
+            None => None,
+        };
         let options = |port| tessera_idp::IdpOptions {
             port,
             state_file: state_dir.map(|dir| dir.join(EMBEDDED_STATE_FILE)),
+            control: token.is_some(),
+            control_token: token.clone(),
             ..tessera_idp::IdpOptions::default()
         };
         let idp = match tessera_idp::start(options(EMBEDDED_PORT)).await {
             Ok(idp) => idp,
             Err(tessera_idp::StartError::Bind { .. }) if join => {
                 let endpoints = Self::embedded_endpoints(redirect_uri)?;
-                if !is_embedded_provider(&endpoints.authority).await {
+                if !is_embedded_provider(&endpoints.authority, token.as_ref()).await {
                     return Err(format!("embedded identity provider: port {EMBEDDED_PORT} is taken by a program that is not Tessera's identity provider; stop it, or configure a provider (TESSERA_AUTHORITY, TESSERA_CLIENT_ID)"));
                 }
                 return Ok(Provider {
@@ -181,24 +198,90 @@ impl Provider {
     }
 }
 
-/// Whether `authority` is a tessera-idp's: its loopback-only control API answers with its
-/// counters.
+/// The embedded provider's control token in `dir`: read, or made (32 random bytes) and written
+/// owner-only. The app and the command line of one user share the folder, so both know it;
+/// another local user or a program squatting the port does not.
 #[cfg(feature = "embedded-idp")]
-async fn is_embedded_provider(authority: &url::Url) -> bool {
-    let Ok(url) = authority.join("/__control/stats") else {
+pub fn embedded_control_token(dir: &std::path::Path) -> std::io::Result<tessera_idp::ControlToken> {
+    use std::io::Write;
+    let path = dir.join(EMBEDDED_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => {
+            return Ok(tessera_idp::ControlToken(text.trim().to_owned()))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir)?;
+    let token = tessera_auth::secret::CsrfState::generate()
+        .secret()
+        .to_owned();
+    // A damaged (short) file is replaced; otherwise the first process to write wins, and a
+    // second one starting at the same moment reads the winner's.
+    if path.exists() {
+        std::fs::remove_file(&path)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(token.as_bytes())?;
+            file.sync_all()?;
+            Ok(tessera_idp::ControlToken(token))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let text = std::fs::read_to_string(&path)?;
+            Ok(tessera_idp::ControlToken(text.trim().to_owned()))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `authority` is this user's tessera-idp: it proves that it holds the token in the
+/// user's data folder by answering a fresh challenge with the token's MAC, without the token
+/// being sent to it. Anything else on the port (a program that merely answers
+/// `/__control/stats`, or an emulator of someone else's) would be sent refresh tokens and
+/// trusted for keys and metadata, so it is refused.
+#[cfg(feature = "embedded-idp")]
+async fn is_embedded_provider(
+    authority: &url::Url,
+    token: Option<&tessera_idp::ControlToken>,
+) -> bool {
+    let Some(token) = token else {
         return false;
     };
+    let challenge = tessera_auth::secret::CsrfState::generate();
+    let Ok(mut url) = authority.join("/__control/proof") else {
+        return false;
+    };
+    url.query_pairs_mut()
+        .append_pair("challenge", challenge.secret());
+    // Loopback: never through a proxy (issue 21, point 2).
     let Ok(http) = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(5))
         .build()
     else {
         return false;
     };
+    let expected = tessera_idp::control_proof(&token.0, challenge.secret());
     match http.get(url).send().await {
-        Ok(response) if response.status().is_success() => response
-            .json::<serde_json::Value>()
-            .await
-            .is_ok_and(|v| v.is_object()),
+        Ok(response) if response.status().is_success() => {
+            response.json::<serde_json::Value>().await.is_ok_and(|v| {
+                use subtle::ConstantTimeEq;
+                let proof = v["proof"].as_str().unwrap_or_default();
+                !expected.is_empty() && bool::from(proof.as_bytes().ct_eq(expected.as_bytes()))
+            })
+        }
         _ => false,
     }
 }

@@ -20,8 +20,23 @@ use crate::tls::Peer;
 
 type Shared = State<Arc<Idp>>;
 
-/// The control routes, to be nested under `/__control`.
-pub fn routes() -> Router<Arc<Idp>> {
+/// The control routes, to be nested under `/__control`; with a `token`, only callers that
+/// send it as `Authorization: Bearer` get in (the app's embedded instance: any local program
+/// can reach its port, and the token is what proves the caller shares the user's data folder).
+pub fn routes(token: Option<Arc<str>>) -> Router<Arc<Idp>> {
+    let proof_token = token.clone();
+    let authenticate = move |request: Request, next: Next| {
+        let token = token.clone();
+        async move {
+            match &token {
+                Some(token) if !bearer_matches(&request, token) => problem(
+                    StatusCode::UNAUTHORIZED,
+                    "the control API of this provider needs its bearer token",
+                ),
+                _ => next.run(request).await,
+            }
+        }
+    };
     Router::new()
         .route("/", get(index))
         .route("/stats", get(stats))
@@ -53,7 +68,64 @@ pub fn routes() -> Router<Arc<Idp>> {
         .route("/keys/rotate", post(rotate_keys))
         .route("/clock", post(set_clock))
         .route("/device-code", get(get_device).post(set_device))
+        .layer(axum::middleware::from_fn(authenticate))
+        // Outside the token check: how a client that holds the token learns that this is the
+        // provider that holds it too, without sending it to whatever listens on the port.
+        .route(
+            "/proof",
+            get(
+                move |axum::extract::Query(q): axum::extract::Query<ProofQuery>| {
+                    let token = proof_token.clone();
+                    async move {
+                        match token {
+                            Some(token) => {
+                                ok(json!({ "proof": control_proof(&token, &q.challenge) }))
+                            }
+                            None => {
+                                problem(StatusCode::NOT_FOUND, "this provider has no control token")
+                            }
+                        }
+                    }
+                },
+            ),
+        )
         .layer(axum::middleware::from_fn(loopback_only))
+}
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    challenge: String,
+}
+
+/// `GET /__control/proof?challenge=C`'s answer: HMAC-SHA256 keyed with the control token over
+/// [`PROOF_CONTEXT`] and `C`, in lower-case hex. A client that holds the token checks it; one
+/// that does not learns nothing about the token.
+pub fn control_proof(token: &str, challenge: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(PROOF_CONTEXT.as_bytes());
+    mac.update(challenge.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What the proof's MAC covers before the challenge, so that it proves nothing else.
+pub const PROOF_CONTEXT: &str = "tessera-idp control proof\n";
+
+/// Whether the request carries `token` as its bearer credential, compared in constant time.
+fn bearer_matches(request: &Request, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(token.as_bytes())))
 }
 
 /// Refuses callers that are not on this machine, even if the provider was bound wider, and

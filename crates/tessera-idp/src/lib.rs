@@ -54,6 +54,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use behaviour::Behaviour;
+pub use control::control_proof;
 pub use faults::{Fault, FaultKind, RetryAfter, Target};
 pub use keys::{Algorithm, SigningKey};
 pub use seed::{
@@ -96,8 +97,22 @@ pub struct IdpOptions {
     /// The `msgraph_host` its Entra discovery document advertises; its own host when `None`.
     pub msgraph_host: Option<String>,
     /// Mount the control API (`/__control`). The tests' provider has it; the app's embedded
-    /// one does not, so that no local program can revoke, skew or rotate anything there.
+    /// one has it only behind [`Self::control_token`], so that no other local program can
+    /// revoke, skew or rotate anything there.
     pub control: bool,
+    /// When set, the control API answers only requests with `Authorization: Bearer {token}`
+    /// ([`RunningIdp::control`] sends it).
+    pub control_token: Option<ControlToken>,
+}
+
+/// The control API's bearer token; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlToken(pub String);
+
+impl std::fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlToken([redacted])")
+    }
 }
 
 impl Default for IdpOptions {
@@ -114,6 +129,7 @@ impl Default for IdpOptions {
             public_url: None,
             msgraph_host: None,
             control: true,
+            control_token: None,
         }
     }
 }
@@ -333,7 +349,13 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
     idp.ledger = ledger.clone();
     idp.persist_if_changed();
     let idp = Arc::new(idp);
-    let app = router(idp, options.control).into_make_service_with_connect_info::<Peer>();
+    let control = options.control.then(|| {
+        options
+            .control_token
+            .as_ref()
+            .map(|t| Arc::<str>::from(t.0.as_str()))
+    });
+    let app = router(idp, control).into_make_service_with_connect_info::<Peer>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let ca_file = tls.as_ref().map(|t| t.ca_file.clone());
     let local_base = Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
@@ -344,6 +366,14 @@ pub async fn start(options: IdpOptions) -> Result<RunningIdp, StartError> {
         let ca =
             reqwest::Certificate::from_pem(&pem).map_err(|e| StartError::Setup(e.to_string()))?;
         control_client = control_client.add_root_certificate(ca);
+    }
+    if let Some(ControlToken(token)) = &options.control_token {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| StartError::Setup(format!("the control token: {e}")))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        control_client = control_client.default_headers(headers);
     }
     let control_client = control_client
         .build()
@@ -413,7 +443,9 @@ async fn persist_after(
 type Shared = State<Arc<Idp>>;
 type Params = Query<HashMap<String, String>>;
 
-fn router(idp: Arc<Idp>, control: bool) -> Router {
+/// `control`: `None` leaves the control API out; `Some(token)` mounts it, behind the token if
+/// there is one.
+fn router(idp: Arc<Idp>, control: Option<Option<Arc<str>>>) -> Router {
     let protocol = match idp.flavor {
         Flavor::Entra => {
             Router::new()
@@ -626,10 +658,9 @@ fn router(idp: Arc<Idp>, control: bool) -> Router {
             get(|State(idp): Shared, Query(q): Params| device::complete(idp, q)),
         )
         .route("/error", get(error_page));
-    let protocol = if control {
-        protocol.nest("/__control", control::routes())
-    } else {
-        protocol
+    let protocol = match control {
+        Some(token) => protocol.nest("/__control", control::routes(token)),
+        None => protocol,
     };
     protocol
         .fallback(|| async {

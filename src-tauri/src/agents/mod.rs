@@ -66,12 +66,13 @@ async fn run_window<R: Runtime>(
         let outcome = outcome.clone();
         let redirect_uri = redirect_uri.clone();
         move |url: &Url| {
-            // Also called for the initial URL: everything but the redirect URI may load.
+            // Also called for the initial URL. The redirect URI never loads; everything else
+            // only over https (or http on this machine, where a loopback provider lives).
             if is_redirect(url, &redirect_uri) {
                 outcome.send(Ok(url.clone()));
                 return false;
             }
-            true
+            may_load(url)
         }
     };
     let window = DestroyOnDrop(open_window(
@@ -97,6 +98,54 @@ async fn run_window<R: Runtime>(
         // The sender went with the window without a word: it was closed.
         Ok(Err(_)) => Err(AgentError::Cancelled),
         Ok(Ok(outcome)) => outcome,
+    }
+}
+
+/// Whether the sign-in windows may load `url` (issue 21, point 9): https anywhere, http on
+/// loopback only (a provider on this machine, such as the embedded one), and the blank page
+/// frames start from. Plain http elsewhere, `file:`, `data:`, `javascript:` and custom schemes
+/// are refused: the window shows no address bar, so it must not wander.
+pub(crate) fn may_load(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        "about" => matches!(url.path(), "blank" | "srcdoc"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod fence_tests {
+    use super::may_load;
+
+    #[test]
+    fn the_sign_in_windows_load_https_and_loopback_http_only() {
+        for allowed in [
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+            "http://127.0.0.1:47100/common/login",
+            "http://[::1]:8800/authorize",
+            "http://localhost:8400/",
+            "about:blank",
+        ] {
+            assert!(may_load(&allowed.parse().unwrap()), "{allowed}");
+        }
+        for refused in [
+            "http://login.example.com/authorize",
+            "http://10.0.0.1/",
+            "file:///etc/passwd",
+            "data:text/html,<h1>sign in</h1>",
+            "javascript:alert(1)",
+            "ftp://example.com/",
+            "ms-settings:privacy",
+            "about:config",
+        ] {
+            assert!(!may_load(&refused.parse().unwrap()), "{refused}");
+        }
     }
 }
 
@@ -132,7 +181,12 @@ fn open_window<R: Runtime>(
         .inner_size(POPUP_WIDTH, POPUP_HEIGHT)
         .visible(spec.visible)
         .focused(spec.visible)
-        .on_navigation(on_navigation);
+        .on_navigation(on_navigation)
+        // No window of its own (`window.open`, `target=_blank`): one would have no fence, and
+        // on Windows WebView2 opens it as a browser window outside the app's control.
+        .on_new_window(|_, _| tauri::webview::NewWindowResponse::Deny)
+        // Nothing a provider's page offers needs saving to the user's disk.
+        .on_download(|_, _| false);
     if spec.visible || spec.reveal_on_page {
         builder = place_over_main(app, builder).map_err(cannot_open)?;
     }

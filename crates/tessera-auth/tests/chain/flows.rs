@@ -515,3 +515,39 @@ async fn extra_scopes_are_consented_up_front_and_one_request_is_one_resource() {
     );
     assert_eq!(w.stat("token").await, before, "refused before any request");
 }
+
+// Issue 21, point 10: the key set was cached for the process's life and refetched without a
+// cooldown, so a provider (or a forger) sending unknown key ids made the engine fetch the
+// JWKS on every token. It now lives 12 hours, and an unknown `kid` refetches it at most once
+// per 5 minutes.
+#[tokio::test]
+async fn the_key_set_ages_out_and_unknown_keys_refetch_it_at_most_every_five_minutes() {
+    let w = world(Flavor::Entra, &[]).await;
+    let (_, first) = w.sign_in("ada@tessera.test").await;
+    let forced = || SilentRequest {
+        force_refresh: true,
+        ..w.silent(&first.account)
+    };
+    assert_eq!(w.stat("keys").await, 1);
+    w.control("keys/rotate", json!({ "retire_old": true }))
+        .await;
+    w.app.acquire_token_silent(forced(), None).await.unwrap();
+    assert_eq!(w.stat("keys").await, 2, "an unknown kid: fetched again");
+    // Rotated again at once: the new key is unknown, but the last refetch was just now.
+    w.control("keys/rotate", json!({ "retire_old": true }))
+        .await;
+    let refused = w.app.acquire_token_silent(forced(), None).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(
+        w.stat("keys").await,
+        2,
+        "no second refetch within 5 minutes"
+    );
+    w.advance(6 * 60).await;
+    w.app.acquire_token_silent(forced(), None).await.unwrap();
+    assert_eq!(w.stat("keys").await, 3, "after the cooldown");
+    // Twelve hours on, the same keys are fetched again though no kid was unknown.
+    w.advance(12 * 3600 + 60).await;
+    w.app.acquire_token_silent(forced(), None).await.unwrap();
+    assert_eq!(w.stat("keys").await, 4, "the key set aged out");
+}

@@ -555,15 +555,58 @@ async fn with_no_configuration_it_signs_in_to_the_embedded_provider() {
         .json();
     assert_eq!(refreshed["source"], "refresh_token");
 
-    // The app running (its provider on the port, from the same state file): the CLI uses it
-    // rather than starting a second one.
-    let app_provider = tessera_idp::start(IdpOptions {
+    // Issue 21, points 3 and 5: the CLI joined anything on the port that answered
+    // /__control/stats with a JSON object, and sent it refresh tokens. An emulator without
+    // the user's control token (from the data folder) is refused like any squatter.
+    let impostor = tessera_idp::start(IdpOptions {
         port: 47100,
         state_file: Some(machine.cache_dir().join("embedded-idp.json")),
         ..IdpOptions::default()
     })
     .await
+    .expect("port 47100 is free for the test's impostor");
+    let refused = machine.run(&["token", "--force-refresh"]).await;
+    assert_eq!(refused.code, 5, "{refused:?}");
+    assert!(
+        refused.stderr.contains("not Tessera's identity provider"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        impostor.stat("token").await.unwrap(),
+        0,
+        "no token sent to it"
+    );
+    impostor.stop().await;
+    // The token file is the user's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let token_file = machine
+            .cache_dir()
+            .join(tessera_host::provider::EMBEDDED_TOKEN_FILE);
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // The app running (its provider on the port, from the same state file and with the same
+    // token): the CLI uses it rather than starting a second one.
+    let app_provider = tessera_idp::start(IdpOptions {
+        port: 47100,
+        state_file: Some(machine.cache_dir().join("embedded-idp.json")),
+        control_token: Some(
+            tessera_host::provider::embedded_control_token(&machine.cache_dir()).unwrap(),
+        ),
+        ..IdpOptions::default()
+    })
+    .await
     .expect("port 47100 is free for the test's stand-in for the app");
+    // Without the token its control API is closed to other programs.
+    let closed = reqwest::Client::new()
+        .get(app_provider.url("__control/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), reqwest::StatusCode::UNAUTHORIZED);
     let joined = machine
         .run(&["token", "--force-refresh", "--json"])
         .await

@@ -74,3 +74,72 @@ async fn bad_control_requests_say_what_is_wrong() {
     f.post_control("stats/reset", json!({})).await;
     assert_eq!(f.stats().await, json!({}));
 }
+
+// Issue 21, point 5: the embedded instance's control API was open to any local program. With
+// a control token it answers only that bearer, and proves it holds the token without taking it.
+#[tokio::test]
+async fn with_a_control_token_the_control_api_answers_only_its_bearer() {
+    let token = "a-control-token-of-at-least-thirty-two-characters";
+    let f = fixture_with_options(tessera_idp::IdpOptions {
+        control_token: Some(tessera_idp::ControlToken(token.into())),
+        ..tessera_idp::IdpOptions::default()
+    })
+    .await;
+    let stats = f.idp.url("__control/stats");
+    let plain = reqwest::Client::new();
+    let status = |r: reqwest::Response| r.status();
+    assert_eq!(
+        status(plain.get(stats.clone()).send().await.unwrap()),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            plain
+                .get(stats.clone())
+                .bearer_auth("wrong")
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    let revoke = f
+        .idp
+        .url("__control/users/ada@tessera.test/refresh-tokens/revoke");
+    assert_eq!(
+        status(plain.post(revoke).json(&json!({})).send().await.unwrap()),
+        StatusCode::UNAUTHORIZED,
+        "no lever moves without the token"
+    );
+    assert_eq!(
+        status(plain.get(stats).bearer_auth(token).send().await.unwrap()),
+        StatusCode::OK
+    );
+    // The provider's own client sends it.
+    assert!(f.idp.stat("token").await.is_ok());
+    let mut proof = f.idp.url("__control/proof");
+    proof.query_pairs_mut().append_pair("challenge", "c-123");
+    let answer: Value = plain.get(proof).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["proof"], tessera_idp::control_proof(token, "c-123"));
+    assert_ne!(
+        answer["proof"],
+        tessera_idp::control_proof("another", "c-123")
+    );
+
+    // Without the control API at all, nothing is there.
+    let bare = fixture_with_options(tessera_idp::IdpOptions {
+        control: false,
+        ..tessera_idp::IdpOptions::default()
+    })
+    .await;
+    assert_eq!(
+        status(
+            plain
+                .get(bare.idp.url("__control/stats"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::NOT_FOUND
+    );
+}
