@@ -146,14 +146,16 @@ pub fn token_response(input: &[u8]) {
     let outcome = token_client::refresh_through(&transport, &metadata, &refresh_token, redemption)
         .now_or_never()
         .unwrap_or_else(|| unreachable!("the canned transport answers at once"));
-    check_token_outcome(status, outcome);
+    let retry_after = selector & 0x20 != 0;
+    check_token_outcome(status, retry_after, outcome);
     if status == reqwest::StatusCode::OK {
-        check_token_outcome(status, token_client::parse_device_token(body));
+        check_token_outcome(status, retry_after, token_client::parse_device_token(body));
     }
 }
 
 fn check_token_outcome(
     status: reqwest::StatusCode,
+    retry_after: bool,
     outcome: crate::error::Result<token_client::TokenResponse>,
 ) {
     match outcome {
@@ -165,8 +167,9 @@ fn check_token_outcome(
             );
             let _ = response.access_token.secret();
         }
+        // MSAL's rule: 429, or any other failure that says when to come back (Retry-After).
         Err(Error::Throttled { .. }) => {
-            assert!(status.as_u16() == 429 || status.as_u16() == 503);
+            assert!(status.as_u16() == 429 || (retry_after && !status.is_success()));
         }
         Err(error) => {
             // Every refusal can be shown and classified.

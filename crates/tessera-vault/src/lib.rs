@@ -133,13 +133,17 @@ impl Vault {
         let Some((bytes, _)) = file::read(&plaintext)? else {
             return Ok(());
         };
+        let bytes = Zeroizing::new(bytes);
         let notice = if self.path.exists() {
             // Two caches cannot be merged here (only the engine reads them); the encrypted one
             // is the one this mode keeps using, and tokens must not stay in clear.
-            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were              deleted, because encrypted ones already exist: sign in again to any account that              is missing."
+            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were \
+             deleted, because encrypted ones already exist: sign in again to any account that \
+             is missing."
         } else {
             file::write_atomically(&self.path, &self.seal(&bytes))?;
-            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were              moved into the encrypted cache, and the unencrypted file was deleted."
+            "The sign-ins saved unencrypted by an earlier --insecure-plaintext-cache run were \
+             moved into the encrypted cache, and the unencrypted file was deleted."
         };
         std::fs::remove_file(&plaintext)?;
         self.set_notice(notice.to_owned());
