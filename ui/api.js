@@ -39,9 +39,10 @@ export const setSettings = (changes) => call("set_settings", { changes });
 export const accounts = () => call("accounts");
 /** Switches the active account. */
 export const setActiveAccount = (homeAccountId) => call("set_active_account", { homeAccountId });
-/** Silent first, then `interaction` ("popup" | "redirect" | "none"); resolves to a token status. */
-export const acquireToken = (interaction, forceRefresh = false) =>
-  call("acquire_token", { interaction, forceRefresh });
+/** Silent first, then `interaction` ("popup" | "redirect" | "none"); resolves to a token status.
+ * `tenant` (an Entra tenant id or domain) asks that tenant's authority: a guest's resource tenant. */
+export const acquireToken = (interaction, forceRefresh = false, tenant = null) =>
+  call("acquire_token", { interaction, forceRefresh, tenant });
 /** Interactive sign-in; mode "popup" | "redirect" (default: the preference); prompt "select_account" | "login". */
 export const signIn = (mode = null, prompt = null) => call("sign_in", { mode, prompt });
 /** The result of a browser sign-in not yet delivered (waits while the browser is out), or null. */

@@ -160,7 +160,25 @@ async function showAccounts() {
       return option;
     }),
   );
+  showTenants(list.find((account) => account.active));
   return list;
+}
+
+/** The active account's tenants: home, and those it is a guest of (Entra). */
+function showTenants(account) {
+  const tenants = account?.tenants ?? [];
+  $("profile-tenants").textContent =
+    tenants.map((t) => `${t.tenantId} (${t.home ? "home" : "guest"})`).join(", ") ||
+    account?.tenantId ||
+    "—";
+  $("known-tenants").replaceChildren(
+    ...tenants.map((t) => {
+      const option = document.createElement("option");
+      option.value = t.tenantId;
+      option.label = t.home ? "home tenant" : "guest";
+      return option;
+    }),
+  );
 }
 
 function showSignedOut() {
@@ -231,10 +249,13 @@ function tickExpiry() {
 }
 
 async function getToken(forceRefresh) {
+  const tenant = $("token-tenant").value.trim() || null;
   await busy(forceRefresh ? "Refreshing the token…" : "Getting a token silently…", () =>
-    api.acquireToken("none", forceRefresh),
+    api.acquireToken("none", forceRefresh, tenant),
   );
   await showTokenStatus();
+  // A new tenant shows among the account's tenants.
+  if (tenant) await showAccounts();
 }
 
 // ---- events ----

@@ -33,6 +33,9 @@ pub struct Ask {
     pub interaction: Interaction,
     /// A prompt forces interaction (`select_account` to add an account).
     pub prompt: Option<Prompt>,
+    /// Another Entra tenant to get the token from (a guest's resource tenant); none: the
+    /// configured authority's.
+    pub tenant: Option<String>,
     /// Asked for by the user ("Get token"), not on the way to Graph: the token panel shows
     /// even a cache hit. On the way to Graph only a new token replaces what the panel shows,
     /// so that after a sign-in it still says where the token in use came from.
@@ -65,6 +68,7 @@ pub async fn token<R: Runtime>(
             let mut request = SilentRequest::new(account.clone(), ask.scopes.clone());
             request.force_refresh = ask.need == TokenNeed::ForceRefresh;
             request.claims = claims_needed.clone();
+            request.tenant = ask.tenant.clone();
             let hidden =
                 HiddenAgent::new(app.clone(), state.provider.endpoints.redirect_uri.clone());
             Some(
@@ -110,7 +114,7 @@ pub async fn token<R: Runtime>(
         s.account.home_account_id == result.account.home_account_id
             && s.expires_on == result.expires_on
     });
-    let status = status_of(state, &result, started);
+    let status = status_of(state, &result, ask.tenant.as_deref(), started);
     if ask.explicit || result.source != TokenSource::Cache || !same_token {
         *state.last_token.lock().unwrap_or_else(|p| p.into_inner()) = Some(status.clone());
     }
@@ -129,9 +133,18 @@ fn make_active(state: &AppState, account: &Account) -> Result<(), CommandError> 
 }
 
 /// The UI's view of a result.
-fn status_of(state: &AppState, result: &AuthenticationResult, started: Instant) -> TokenStatus {
+fn status_of(
+    state: &AppState,
+    result: &AuthenticationResult,
+    tenant: Option<&str>,
+    started: Instant,
+) -> TokenStatus {
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    TokenStatus::new(result, state.provider.endpoints.authority.as_str(), elapsed)
+    let authority = match tenant {
+        Some(tenant) => state.auth.authority().for_tenant(tenant).url().to_string(),
+        None => state.provider.endpoints.authority.to_string(),
+    };
+    TokenStatus::new(result, &authority, elapsed)
 }
 
 async fn interactive<R: Runtime>(
@@ -150,6 +163,7 @@ async fn interactive<R: Runtime>(
             .filter(|_| ask.prompt.is_none())
             .map(|a| a.username.clone()),
         claims,
+        tenant: ask.tenant.clone(),
         ..InteractiveRequest::default()
     };
     let time_limit = Duration::from_secs(state.settings().interaction_time_limit_secs);
@@ -175,7 +189,7 @@ async fn interactive<R: Runtime>(
             make_active(state, &result.account)?;
             let id = &result.account.home_account_id;
             crate::config::set_session_place(app, state, id, Some(SessionPlace::Browser));
-            Ok(status_of(state, result, started))
+            Ok(status_of(state, result, ask.tenant.as_deref(), started))
         }
         Err(error) => Err(error.clone()),
     };

@@ -101,16 +101,54 @@ fn signed_out_the_commands_say_so_without_opening_anything() {
     assert_eq!(w.stat("token"), 0);
 }
 
+/// Every `"secret"` string in the engine's cache (access, refresh and ID tokens), as it is now.
+fn cached_secrets(app: &tauri::App<MockRuntime>) -> Vec<String> {
+    fn walk(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("secret", Value::String(secret)) => found.push(secret.clone()),
+                        _ => walk(value, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let blob = app.state::<AppState>().auth.cache().serialize();
+    let mut found = Vec::new();
+    walk(&serde_json::from_slice(&blob).unwrap(), &mut found);
+    found
+}
+
 #[test]
 fn signed_in_the_token_comes_from_the_cache_then_a_forced_refresh_and_never_crosses() {
     let w = world();
-    let signed_in = w.sign_in("ada@tessera.test");
-    let accounts = w.ok("accounts", json!({}));
+    // Everything the UI receives: command results, errors and events.
+    let crossed = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let crossed = crossed.clone();
+        w.main.listen_any(ENGINE_EVENT, move |event| {
+            crossed.lock().unwrap().push(event.payload().to_owned());
+        });
+    }
+    let call = |cmd: &str, args: Value| {
+        let outcome = w.call(cmd, args);
+        let text = match &outcome {
+            Ok(v) | Err(v) => v.to_string(),
+        };
+        crossed.lock().unwrap().push(text);
+        outcome.unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    };
+    w.sign_in("ada@tessera.test");
+    let accounts = call("accounts", json!({}));
     assert_eq!(accounts.as_array().unwrap().len(), 1);
     assert_eq!(accounts[0]["username"], "ada@tessera.test");
     assert_eq!(accounts[0]["active"], true);
 
-    let status = w.ok("acquire_token", json!({ "interaction": "none" }));
+    let status = call("acquire_token", json!({ "interaction": "none" }));
     assert_eq!(status["source"], "cache");
     assert_eq!(status["account"]["username"], "ada@tessera.test");
     assert!(status["scopes"]
@@ -120,24 +158,85 @@ fn signed_in_the_token_comes_from_the_cache_then_a_forced_refresh_and_never_cros
         .any(|s| s == "User.Read"));
     assert!(status["expiresOn"].as_i64().unwrap() > 0);
     assert!(!status["correlationId"].as_str().unwrap().is_empty());
+    let before_refresh = cached_secrets(&w.app);
 
-    let status = w.ok(
+    let status = call(
         "acquire_token",
         json!({ "interaction": "none", "forceRefresh": true }),
     );
     assert_eq!(status["source"], "refresh_token");
-    assert_eq!(w.ok("token_status", json!({})), status);
+    assert_eq!(call("token_status", json!({})), status);
     assert_eq!(w.stat("token:refresh_token"), 1);
+    call("profile", json!({}));
+    call("about", json!({}));
 
-    let text = status.to_string();
+    // Issue 21: no access, refresh or ID token, old or new, reached the UI by any path.
+    let mut secrets = before_refresh;
+    secrets.extend(cached_secrets(&w.app));
     assert!(
-        !text.contains(signed_in.access_token.secret()),
-        "no token in a DTO"
+        secrets.len() >= 5,
+        "tokens of both sign-ins: {}",
+        secrets.len()
     );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let crossed = crossed.lock().unwrap();
+    assert!(crossed.len() > 6, "the events arrived: {}", crossed.len());
+    for text in crossed.iter() {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "a token crossed: {text}");
+        }
+        assert!(
+            !text.contains("eyJ"),
+            "something JWT-shaped crossed: {text}"
+        );
+    }
+}
+
+/// Issue 20, point 9: a guest asks the tenant that invited it, by id or domain; the status
+/// names that tenant's authority, and the account lists both tenants.
+#[test]
+fn a_guest_gets_a_token_from_the_resource_tenant_and_the_account_lists_both_tenants() {
+    let w = world();
+    w.sign_in("ada@tessera.test");
+    let accounts = w.ok("accounts", json!({}));
+    assert_eq!(
+        accounts[0]["tenants"],
+        json!([{ "tenantId": tessera_idp::DEFAULT_TENANT_ID, "home": true }])
+    );
+    let status = w.ok(
+        "acquire_token",
+        json!({ "interaction": "none", "tenant": "fabrikam.test" }),
+    );
+    assert_eq!(status["source"], "refresh_token");
     assert!(
-        !text.to_lowercase().contains("refresh_token\":"),
-        "no refresh token field"
+        status["authority"]
+            .as_str()
+            .unwrap()
+            .ends_with("/fabrikam.test"),
+        "{status}"
     );
+    let status = w.ok(
+        "acquire_token",
+        json!({ "interaction": "none", "tenant": tessera_idp::GUEST_TENANT_ID }),
+    );
+    assert_eq!(status["source"], "cache");
+    let accounts = w.ok("accounts", json!({}));
+    assert_eq!(accounts.as_array().unwrap().len(), 1);
+    assert_eq!(accounts[0]["tenantId"], tessera_idp::DEFAULT_TENANT_ID);
+    assert_eq!(
+        accounts[0]["tenants"],
+        json!([
+            { "tenantId": tessera_idp::DEFAULT_TENANT_ID, "home": true },
+            { "tenantId": tessera_idp::GUEST_TENANT_ID, "home": false },
+        ])
+    );
+    // An empty tenant field is the home tenant's token, from the cache.
+    let status = w.ok(
+        "acquire_token",
+        json!({ "interaction": "none", "tenant": " " }),
+    );
+    assert_eq!(status["source"], "cache");
+    assert_eq!(w.stat("token:refresh_token"), 1);
 }
 
 #[test]

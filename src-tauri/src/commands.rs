@@ -116,8 +116,13 @@ pub async fn acquire_token<R: Runtime>(
     scopes: Option<Vec<String>>,
     interaction: Interaction,
     force_refresh: Option<bool>,
+    tenant: Option<String>,
 ) -> Result<TokenStatus, CommandError> {
     let scopes = scopes.unwrap_or_else(|| state.settings().scopes);
+    // An empty field is the configured authority's tenant.
+    let tenant = tenant
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     check_allowed(&state, interaction)?;
     let ask = Ask {
         scopes,
@@ -128,6 +133,7 @@ pub async fn acquire_token<R: Runtime>(
         },
         interaction,
         prompt: None,
+        tenant,
         explicit: true,
     };
     Ok(acquire::token(&app, &state, ask).await?.status)
@@ -162,6 +168,7 @@ pub async fn sign_in<R: Runtime>(
             // Otherwise an existing provider session may sign the user in at once, as in MSAL.
             None => None,
         },
+        tenant: None,
         explicit: true,
     };
     Ok(acquire::token(&app, &state, ask).await?.status)
@@ -296,6 +303,7 @@ fn profile_token<'a, R: Runtime>(
                 need,
                 interaction,
                 prompt: None,
+                tenant: None,
                 explicit: false,
             };
             acquire::token(app, state, ask)

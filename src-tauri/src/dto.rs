@@ -104,8 +104,21 @@ pub struct AccountInfo {
     pub environment: String,
     /// Home tenant id (Entra).
     pub tenant_id: String,
+    /// The tenants the account has had tokens from (Entra): its home tenant and those that
+    /// invited it as a guest.
+    pub tenants: Vec<TenantInfo>,
     /// Whether it is the active account.
     pub active: bool,
+}
+
+/// One tenant of an account.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    /// The tenant id.
+    pub tenant_id: String,
+    /// Whether it is the account's home tenant (else the account is a guest there).
+    pub home: bool,
 }
 
 impl AccountInfo {
@@ -117,6 +130,14 @@ impl AccountInfo {
             name: account.name.clone(),
             environment: account.environment.clone(),
             tenant_id: account.realm.clone(),
+            tenants: account
+                .tenant_profiles
+                .iter()
+                .map(|p| TenantInfo {
+                    tenant_id: p.tenant_id.clone(),
+                    home: p.is_home_tenant,
+                })
+                .collect(),
             active: active.is_some_and(|a| a.home_account_id == account.home_account_id),
         }
     }

@@ -439,12 +439,13 @@ impl App {
         }
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    /// Types `text` into the field `css` of the current window's page, replacing its value.
+    pub async fn type_into(&self, css: &str, text: &str) {
         let field = self
             .client
             .find(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("{css} on the sign-in page: {e}"));
+            .unwrap_or_else(|e| panic!("{css} on the page: {e}"));
         field.clear().await.ok();
         field.send_keys(text).await.expect("type");
     }

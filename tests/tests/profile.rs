@@ -97,6 +97,24 @@ async fn the_profile_shows_the_photo_and_an_expired_token_comes_from_the_refresh
     assert!(source.starts_with("refresh token"), "{source}");
     assert!(idp.stat("token:refresh_token").await.unwrap() >= 1);
     app.screenshot("token-from-refresh-token").await;
+
+    // Issue 20, point 9: a guest's token from the tenant that invited it, and the account's
+    // tenants on screen.
+    app.type_into("#token-tenant", "fabrikam.test").await;
+    click(&app, "#get-token-silently").await;
+    app.wait_for_text("#token-authority", WAIT, |t| t.ends_with("/fabrikam.test"))
+        .await;
+    let tenants = app
+        .wait_for_text("#profile-tenants", WAIT, |t| t.contains("(guest)"))
+        .await;
+    assert_eq!(
+        tenants,
+        format!(
+            "{} (home), {} (guest)",
+            tessera_idp::DEFAULT_TENANT_ID,
+            tessera_idp::GUEST_TENANT_ID
+        )
+    );
     app.close().await;
 }
 

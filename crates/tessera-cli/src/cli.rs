@@ -126,6 +126,10 @@ pub struct TokenArgs {
     /// Skip the cached access token: redeem the refresh token now.
     #[arg(long)]
     pub force_refresh: bool,
+    /// Get the token from another Entra tenant (its id or verified domain), one that invited
+    /// the account as a guest, instead of the configured authority's.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
     /// A claims challenge (JSON) the token must satisfy, from a resource's 401.
     #[arg(long, value_name = "JSON")]
     pub claims: Option<String>,

@@ -152,6 +152,7 @@ async fn token(global: &Global, args: TokenArgs) -> Result<(), Failure> {
             scopes(session, &args.target.scopes),
             need,
             args.interactive,
+            args.tenant.as_deref(),
         )
         .await?;
         session.check_saved()?;
@@ -242,7 +243,7 @@ async fn me(global: &Global, args: MeArgs) -> Result<(), Failure> {
         let named = args.account.as_deref();
         let token = |need: TokenNeed| {
             let scopes = scopes.clone();
-            async move { acquire(session, named, scopes, need, args.interactive).await }
+            async move { acquire(session, named, scopes, need, args.interactive, None).await }
         };
         let profile = source
             .profile(&session.auth, token)
@@ -271,6 +272,7 @@ async fn acquire(
     scopes: Vec<String>,
     need: TokenNeed,
     interactive: bool,
+    tenant: Option<&str>,
 ) -> Result<AuthenticationResult, Failure> {
     let claims = match &need {
         TokenNeed::Claims(claims) => Some(claims.clone()),
@@ -281,6 +283,7 @@ async fn acquire(
             let mut request = SilentRequest::new(account, scopes.clone());
             request.force_refresh = need == TokenNeed::ForceRefresh;
             request.claims = claims.clone();
+            request.tenant = tenant.map(str::to_owned);
             session
                 .auth
                 .acquire_token_silent(request, None)
@@ -295,6 +298,7 @@ async fn acquire(
                 scopes,
                 login_hint: named.map(str::to_owned),
                 claims: failure.claims.clone().or(claims),
+                tenant: tenant.map(str::to_owned),
                 ..InteractiveRequest::default()
             };
             browser_sign_in(session, request).await
@@ -372,6 +376,12 @@ fn account_json(account: &Account, default: bool) -> Value {
         "name": account.name,
         "home_account_id": account.home_account_id,
         "tenant_id": account.realm,
+        // Its home tenant and those it is a guest of, as far as tokens have shown.
+        "tenants": account
+            .tenant_profiles
+            .iter()
+            .map(|p| json!({ "tenant_id": p.tenant_id, "home": p.is_home_tenant }))
+            .collect::<Vec<_>>(),
         "environment": account.environment,
         "default": default,
     })

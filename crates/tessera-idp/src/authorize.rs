@@ -197,6 +197,13 @@ fn advance(idp: &Idp, tx_id: &str) -> Response {
     let step = next_step(idp, &mut store, &mut tx);
     let silent = tx.request.prompt.as_deref() == Some("none");
     let target = Target::from(&tx.request);
+    // A tenant that has not invited the user refuses them once they are known (AADSTS50020).
+    let user = tx.user.as_deref().and_then(|oid| idp.seed.user_by_oid(oid));
+    if let Some(Err(error)) = user.map(|u| idp.object_id_in(&tx.request.tenant, u)) {
+        store.transactions.remove(tx_id);
+        drop(store);
+        return redirect_error(idp, &target, &error);
+    }
     if silent {
         let error = match step {
             Step::Credentials => Some(OAuthError::new(
@@ -550,7 +557,7 @@ fn redirect(idp: &Idp, target: &Target, mut params: Vec<(&'static str, String)>)
         params.push(("state", state.clone()));
     }
     if idp.flavor == Flavor::Oidc {
-        params.push(("iss", idp.issuer(&idp.seed.tenant.id)));
+        params.push(("iss", idp.issuer("")));
     }
     let Ok(mut url) = Url::parse(&target.redirect_uri) else {
         return (

@@ -24,6 +24,7 @@ impl Idp {
                 ["common", "organizations"].contains(&tenant.to_ascii_lowercase().as_str())
                     || tenant.eq_ignore_ascii_case(&self.seed.tenant.id)
                     || tenant.eq_ignore_ascii_case(&self.seed.tenant.domain)
+                    || self.seed.guest_tenant(tenant).is_some()
             }
         };
         if known {
@@ -44,12 +45,47 @@ impl Idp {
         ))
     }
 
+    /// The id of the directory a (resolved) tenant segment signs in to: a guest tenant, or
+    /// the home tenant (`common` and `organizations` sign a user in to their home tenant).
+    pub fn directory_id(&self, tenant: &str) -> &str {
+        match self.seed.guest_tenant(tenant) {
+            Some(guest) => &guest.id,
+            None => &self.seed.tenant.id,
+        }
+    }
+
+    /// The user's object id in the directory a tenant segment names: their own at home, their
+    /// guest object's in a tenant that invited them, and AADSTS50020 in one that did not.
+    pub fn object_id_in(
+        &self,
+        tenant: &str,
+        user: &crate::seed::User,
+    ) -> Result<String, OAuthError> {
+        let Some(directory) = self.seed.guest_tenant(tenant) else {
+            return Ok(user.object_id.clone());
+        };
+        directory
+            .guests
+            .iter()
+            .find(|g| g.username.eq_ignore_ascii_case(&user.username))
+            .map(|g| g.object_id.clone())
+            .ok_or_else(|| {
+                OAuthError::invalid_grant(
+                    50020,
+                    &format!(
+                        "User account '{}' from identity provider '{}' does not exist in tenant '{}' and cannot access the application in that tenant. The account needs to be added as an external user in the tenant first.",
+                        user.username, self.seed.tenant.domain, directory.display_name
+                    ),
+                )
+            })
+    }
+
     /// The issuer the discovery document advertises for a tenant segment.
     fn advertised_issuer(&self, tenant: &str) -> String {
         match self.flavor {
             Flavor::Oidc => self.issuer(""),
             Flavor::Entra if is_guid(tenant) || tenant.contains('.') => {
-                self.issuer(&self.seed.tenant.id)
+                self.issuer(self.directory_id(tenant))
             }
             Flavor::Entra => self.issuer("{tenantid}"),
         }
@@ -69,7 +105,7 @@ pub async fn openid_configuration(idp: Arc<Idp>, tenant: String) -> Response {
         Flavor::Entra => {
             // A tenant named by its domain is its id in every endpoint, as Entra answers.
             let segment = if tenant.contains('.') {
-                idp.seed.tenant.id.clone()
+                idp.directory_id(&tenant).to_owned()
             } else {
                 tenant.clone()
             };

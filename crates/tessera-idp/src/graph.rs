@@ -155,7 +155,7 @@ fn authenticate(idp: &Idp, headers: &HeaderMap) -> Result<User, Response> {
             "Access token validation failure. Invalid audience.",
         ));
     }
-    if claims["iss"] != idp.issuer(&idp.seed.tenant.id).as_str() {
+    if !idp.issues(claims["iss"].as_str().unwrap_or_default()) {
         return Err(unauthorized(
             "Access token validation failure. Invalid issuer.",
         ));
@@ -176,10 +176,11 @@ fn authenticate(idp: &Idp, headers: &HeaderMap) -> Result<User, Response> {
     let oid = claims["oid"].as_str().unwrap_or_default();
     let user = idp
         .seed
-        .user_by_oid(oid)
+        .user_by_any_oid(oid)
         .cloned()
         .ok_or_else(|| unauthorized("The token's user does not exist in the directory."))?;
-    if let Some(challenge) = unmet_challenge(idp, oid, &claims) {
+    // Revocation events belong to the person, whichever tenant's token it is.
+    if let Some(challenge) = unmet_challenge(idp, &user.object_id, &claims) {
         let mut response = graph_error(
             StatusCode::UNAUTHORIZED,
             "InvalidAuthenticationToken",
@@ -269,7 +270,7 @@ pub(crate) fn bearer_claims(idp: &Idp, headers: &HeaderMap) -> Result<Value, Str
         .filter(|t| !t.is_empty())
         .ok_or("no bearer token")?;
     let claims = token_claims(idp, token)?;
-    if claims["iss"] != idp.issuer(&idp.seed.tenant.id).as_str() {
+    if !idp.issues(claims["iss"].as_str().unwrap_or_default()) {
         return Err("the token is from another issuer".into());
     }
     if claims["exp"].as_i64().unwrap_or(0) <= idp.clock.now() {

@@ -58,8 +58,8 @@ pub use control::control_proof;
 pub use faults::{Fault, FaultKind, RetryAfter, Target};
 pub use keys::{Algorithm, SigningKey};
 pub use seed::{
-    Api, Client, Seed, SeedError, Tenant, User, DEFAULT_CLIENT_ID, DEFAULT_PASSWORD,
-    DEFAULT_TENANT_ID,
+    Api, Client, Guest, GuestTenant, Seed, SeedError, Tenant, User, DEFAULT_CLIENT_ID,
+    DEFAULT_PASSWORD, DEFAULT_TENANT_ID, GUEST_TENANT_ID,
 };
 pub use state::{ClaimsChallenge, Flavor, Lifetimes};
 pub use tls::{write_certificates, CertificateFiles, Peer, TlsOptions};

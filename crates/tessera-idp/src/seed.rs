@@ -14,6 +14,8 @@ use crate::ids::is_guid;
 pub const DEFAULT_CLIENT_ID: &str = "3b2c9d1e-5a7f-4e60-8c1b-2d4f6a8e0c15";
 /// The seeded tenant's id (`tid`).
 pub const DEFAULT_TENANT_ID: &str = "5e7a1d3c-0b9f-4c2e-9a41-7c1d2e3f4a5b";
+/// The built-in resource tenant (Fabrikam), where Ada is a guest.
+pub const GUEST_TENANT_ID: &str = "9c4e2b1a-6d3f-4a7e-8b5c-1f2e3d4c5b6a";
 /// Password of every built-in user.
 pub const DEFAULT_PASSWORD: &str = "tessera";
 
@@ -37,6 +39,9 @@ pub struct Seed {
     /// APIs besides Microsoft Graph that clients may ask tokens for.
     #[serde(default)]
     pub apis: Vec<Api>,
+    /// Other directories that invited users of this one as guests (Entra B2B collaboration).
+    #[serde(default)]
+    pub guest_tenants: Vec<GuestTenant>,
 }
 
 /// A directory.
@@ -49,6 +54,34 @@ pub struct Tenant {
     pub domain: String,
     /// Organisation name.
     pub display_name: String,
+}
+
+/// A directory that has invited users of the home tenant (Microsoft Learn, "B2B collaboration
+/// overview"): a guest signs in with their home credentials at this tenant's authority, and its
+/// tokens carry this tenant's `tid` and the guest's object id here, while `client_info` still
+/// names the home account ("Microsoft identity platform ID tokens": `tid` is the tenant the
+/// user signs in to; MSAL keys the account by `client_info`'s `uid.utid`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuestTenant {
+    /// Tenant id, a GUID.
+    pub id: String,
+    /// Verified domain.
+    pub domain: String,
+    /// Organisation name.
+    pub display_name: String,
+    /// The home tenant's users invited here.
+    pub guests: Vec<Guest>,
+}
+
+/// A home-tenant user's guest object in another directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guest {
+    /// The home tenant user's sign-in name.
+    pub username: String,
+    /// The guest object's id in the inviting tenant (another GUID than at home).
+    pub object_id: String,
 }
 
 /// A user of the directory, with the Graph profile `/v1.0/me` returns.
@@ -208,6 +241,15 @@ impl Default for Seed {
                 identifier_uri: "api://tessera-demo".into(),
                 scopes: vec!["access_as_user".into()],
             }],
+            guest_tenants: vec![GuestTenant {
+                id: GUEST_TENANT_ID.into(),
+                domain: "fabrikam.test".into(),
+                display_name: "Fabrikam".into(),
+                guests: vec![Guest {
+                    username: format!("ada@{domain}"),
+                    object_id: "c4f1e2d3-8a7b-4c6d-9e5f-0a1b2c3d4e5f".into(),
+                }],
+            }],
         }
     }
 }
@@ -281,6 +323,23 @@ impl Seed {
                 }
             }
         }
+        let mut tenants = HashSet::from([self.tenant.id.to_lowercase()]);
+        for tenant in &self.guest_tenants {
+            if !is_guid(&tenant.id) || !tenants.insert(tenant.id.to_lowercase()) {
+                return bad(format!(
+                    "guest tenant {:?}: id is not a GUID or is listed twice",
+                    tenant.id
+                ));
+            }
+            for guest in &tenant.guests {
+                if self.user_by_name(&guest.username).is_none() || !is_guid(&guest.object_id) {
+                    return bad(format!(
+                        "guest tenant {}: guest {:?} is not a home user with a GUID object_id",
+                        tenant.domain, guest.username
+                    ));
+                }
+            }
+        }
         for api in &self.apis {
             if !api.identifier_uri.contains("://") {
                 return bad(format!(
@@ -302,6 +361,24 @@ impl Seed {
     /// The user with this object id, if any.
     pub fn user_by_oid(&self, oid: &str) -> Option<&User> {
         self.users.iter().find(|u| u.object_id == oid)
+    }
+
+    /// The home user whose object this is, at home or as a guest in another tenant.
+    pub fn user_by_any_oid(&self, oid: &str) -> Option<&User> {
+        self.user_by_oid(oid).or_else(|| {
+            self.guest_tenants
+                .iter()
+                .flat_map(|t| &t.guests)
+                .find(|g| g.object_id == oid)
+                .and_then(|g| self.user_by_name(&g.username))
+        })
+    }
+
+    /// The guest tenant a path segment names (its id or domain), if any.
+    pub fn guest_tenant(&self, segment: &str) -> Option<&GuestTenant> {
+        self.guest_tenants
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(segment) || t.domain.eq_ignore_ascii_case(segment))
     }
 
     /// The client with this id (case-insensitive, as GUIDs are), if any.

@@ -380,6 +380,13 @@ impl Idp {
         }
     }
 
+    /// Whether `issuer` is one of this provider's: the home tenant's or an inviting tenant's.
+    pub fn issues(&self, issuer: &str) -> bool {
+        std::iter::once(&self.seed.tenant.id)
+            .chain(self.seed.guest_tenants.iter().map(|t| &t.id))
+            .any(|tid| self.issuer(tid) == issuer)
+    }
+
     /// An absolute URL on this provider.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path.trim_start_matches('/'))

@@ -86,19 +86,33 @@ fn count_library_headers(idp: &Idp, headers: &HeaderMap, response: &Value) {
         store.count("token:x-client-sku");
     }
     if let Some(anchor) = header("x-anchormailbox") {
-        let named = response["id_token"]
-            .as_str()
-            .or(response["access_token"].as_str())
-            .and_then(|jwt| jwt.split('.').nth(1))
-            .and_then(|payload| URL_SAFE_NO_PAD.decode(payload).ok())
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .and_then(|claims| {
-                Some(format!(
-                    "Oid:{}@{}",
-                    claims["oid"].as_str()?,
-                    claims["tid"].as_str()?
-                ))
-            });
+        // The anchor names the home account (`uid@utid` of `client_info`), which for a guest
+        // is not the token's own `oid`/`tid`.
+        let decode = |text: &str| {
+            URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        };
+        let named = match response["client_info"].as_str().and_then(decode) {
+            Some(info) => Some(format!(
+                "Oid:{}@{}",
+                info["uid"].as_str().unwrap_or_default(),
+                info["utid"].as_str().unwrap_or_default()
+            )),
+            None => response["id_token"]
+                .as_str()
+                .or(response["access_token"].as_str())
+                .and_then(|jwt| jwt.split('.').nth(1))
+                .and_then(decode)
+                .and_then(|claims| {
+                    Some(format!(
+                        "Oid:{}@{}",
+                        claims["oid"].as_str()?,
+                        claims["tid"].as_str()?
+                    ))
+                }),
+        };
         if named
             .as_deref()
             .is_some_and(|n| n.eq_ignore_ascii_case(anchor))
@@ -372,16 +386,30 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
         }
     }
     let include_client_info = get("client_info") == Some("1");
+    // Entra's refresh tokens are not bound to a tenant: one from the home tenant redeems at a
+    // tenant that invited the user (MSAL Python `_acquire_token_silent_by_finding_specific_refresh_token`:
+    // "AAD RTs are tenant-independent"), and the token is that tenant's.
+    let directory = Directory {
+        tid: idp.directory_id(tenant).to_owned(),
+        oid: idp.object_id_in(tenant, &user)?,
+    };
     Ok(issue(
         idp,
         &mut store,
         &user,
+        &directory,
         &client.client_id,
         &resource,
         &grant,
         &consented,
         include_client_info,
     ))
+}
+
+/// The directory a token is issued in, and the user's object id there.
+struct Directory {
+    tid: String,
+    oid: String,
 }
 
 /// What a redeemed grant stands for.
@@ -411,6 +439,7 @@ fn issue(
     idp: &Idp,
     store: &mut Store,
     user: &User,
+    directory: &Directory,
     client_id: &str,
     resource: &str,
     grant: &Grant,
@@ -419,8 +448,9 @@ fn issue(
 ) -> Value {
     let now = idp.clock.now();
     let lifetimes = store.lifetimes;
-    let tid = idp.seed.tenant.id.clone();
+    let tid = directory.tid.clone();
     let issuer = idp.issuer(&tid);
+    let home_tid = &idp.seed.tenant.id;
     let asked_oidc = |name: &str| {
         grant
             .permissions
@@ -443,7 +473,7 @@ fn issue(
     let subject = match idp.flavor {
         // Entra's `sub` is pairwise: unique per user and application.
         Flavor::Entra => URL_SAFE_NO_PAD
-            .encode(Sha256::digest(format!("{}:{client_id}", user.object_id)))[..43]
+            .encode(Sha256::digest(format!("{}:{client_id}", directory.oid)))[..43]
             .to_owned(),
         Flavor::Oidc => user.object_id.clone(),
     };
@@ -458,7 +488,7 @@ fn issue(
     };
     let mut access = json!({
         "aud": aud, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetimes.access_token,
-        "scp": scp.join(" "), "oid": user.object_id, "tid": tid, "sub": subject,
+        "scp": scp.join(" "), "oid": directory.oid, "tid": tid, "sub": subject,
         "name": user.display_name, "preferred_username": user.username, "upn": user.username,
         "azp": client_id, "azpacr": "0", "amr": amr, "ver": "2.0", "uti": random_token(16),
     });
@@ -551,7 +581,7 @@ fn issue(
             id["sid"] = json!(session);
         }
         if idp.flavor == Flavor::Entra {
-            id["oid"] = json!(user.object_id);
+            id["oid"] = json!(directory.oid);
             id["tid"] = json!(tid);
             id["ver"] = json!("2.0");
             id["uti"] = json!(random_token(16));
@@ -559,13 +589,14 @@ fn issue(
             // an opaque hint for `prompt=none` and for the end-session request's
             // `logout_hint`.
             if idp.behaviour.login_hint_claim {
-                id["login_hint"] = json!(login_hint(&user.object_id, &tid, &user.username));
+                id["login_hint"] = json!(login_hint(&user.object_id, home_tid, &user.username));
             }
         }
         response["id_token"] = json!(sign(&id));
     }
     if include_client_info && idp.flavor == Flavor::Entra {
-        response["client_info"] = json!(client_info(&user.object_id, &tid));
+        // The home account, in whichever tenant the token was issued.
+        response["client_info"] = json!(client_info(&user.object_id, home_tid));
     }
     response
 }

@@ -23,7 +23,7 @@ pub async fn userinfo(idp: Arc<Idp>, headers: HeaderMap) -> Response {
     }
     let Some(user) = idp
         .seed
-        .user_by_oid(claims["oid"].as_str().unwrap_or_default())
+        .user_by_any_oid(claims["oid"].as_str().unwrap_or_default())
     else {
         return refused("the token's user does not exist");
     };

@@ -36,7 +36,11 @@ impl PublicClientApplication {
         };
         let account = match (&claims, expected_account) {
             (Some(claims), _) => self.account_from(claims, response.client_info.as_deref())?,
-            (None, Some(account)) => account.clone(),
+            // No ID token: the account as stored (a request for another tenant carries that
+            // tenant as its realm, which is not the account's home).
+            (None, Some(account)) => self
+                .account(&account.home_account_id)
+                .unwrap_or_else(|| account.clone()),
             (None, None) => {
                 return Err(Error::InvalidResponse(
                     "the response has no ID token to identify the account".into(),
@@ -59,6 +63,7 @@ impl PublicClientApplication {
         let realm = claims
             .as_ref()
             .and_then(|c| c.tid.clone())
+            .or_else(|| expected_account.map(|a| a.realm.clone()))
             .unwrap_or_else(|| account.realm.clone());
         let entry = AccessTokenEntry {
             home_account_id: account.home_account_id.clone(),

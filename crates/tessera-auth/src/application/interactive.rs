@@ -61,7 +61,7 @@ impl PublicClientApplication {
         agent: &dyn InteractiveAgent,
         correlation_id: &str,
     ) -> Result<AuthenticationResult> {
-        let metadata = self.metadata().await?;
+        let metadata = self.metadata_for(request.tenant.as_deref()).await?;
         let metadata = &*metadata;
         let scopes = self.request_scopes(&request.scopes);
         self.check_one_resource(&scopes)?;

@@ -52,8 +52,9 @@ struct Inner {
     /// Built at the first network call: a start-up served from the cache never pays for
     /// loading root certificates.
     http: OnceLock<reqwest::Client>,
-    /// Provider metadata and when it was fetched; refetched after [`METADATA_MAX_AGE`].
-    metadata: tokio::sync::Mutex<Option<(i64, Arc<Metadata>)>>,
+    /// Provider metadata by discovery URL (the configured authority's, and a guest's resource
+    /// tenants'), and when it was fetched; refetched after [`METADATA_MAX_AGE`].
+    metadata: tokio::sync::Mutex<std::collections::HashMap<String, (i64, Arc<Metadata>)>>,
     /// The signing keys, and when they were fetched. One fetch at a time.
     jwks: tokio::sync::Mutex<Option<KeySet>>,
     cache: TokenCache,
@@ -125,7 +126,7 @@ impl ApplicationBuilder {
                 config,
                 authority,
                 http: OnceLock::new(),
-                metadata: tokio::sync::Mutex::new(None),
+                metadata: tokio::sync::Mutex::new(std::collections::HashMap::new()),
                 jwks: tokio::sync::Mutex::new(None),
                 cache: TokenCache::default(),
                 interaction: tokio::sync::Mutex::new(()),

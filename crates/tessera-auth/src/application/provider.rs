@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use super::{PublicClientApplication, METADATA_MAX_AGE};
+use crate::authority::is_guid;
 use crate::authority::{Jwks, Metadata};
-use crate::cache::OIDC_SCOPES;
+use crate::cache::{Account, OIDC_SCOPES};
 use crate::error::{Error, Result};
 use crate::request;
 
@@ -37,23 +38,105 @@ impl PublicClientApplication {
 
     /// The provider's metadata, fetched once.
     pub async fn metadata(&self) -> Result<Arc<Metadata>> {
-        self.metadata_from(false).await
+        self.metadata_of(&self.inner.authority, false).await
     }
 
-    /// The metadata, fetched from the provider even when cached when `fetch` is set.
+    /// The metadata of the authority a request names a tenant of (see
+    /// [`PublicClientApplication::request_authority`]).
+    pub(super) async fn metadata_for(&self, tenant: Option<&str>) -> Result<Arc<Metadata>> {
+        match tenant {
+            None => self.metadata().await,
+            Some(tenant) => {
+                let authority = self.request_authority(tenant)?;
+                self.metadata_of(&authority, false).await
+            }
+        }
+    }
+
+    /// The configured metadata, fetched from the provider even when cached when `fetch` is set.
     pub(super) async fn metadata_from(&self, fetch: bool) -> Result<Arc<Metadata>> {
+        self.metadata_of(&self.inner.authority, fetch).await
+    }
+
+    /// The Entra authority of another tenant than the configured one: a guest account gets
+    /// tokens from the tenant that invited it by asking that tenant's authority (Microsoft
+    /// Learn, "Microsoft identity platform and B2B guest users"; MSAL's `authority` per
+    /// request). Other providers have no tenant to name.
+    pub(super) fn request_authority(&self, tenant: &str) -> Result<crate::authority::Authority> {
+        let tenant = tenant.trim();
+        if !self.inner.authority.is_entra() {
+            return Err(Error::Configuration(
+                "a request can name a tenant only with a Microsoft Entra ID authority".into(),
+            ));
+        }
+        let well_formed = !tenant.is_empty()
+            && tenant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'));
+        if !well_formed {
+            return Err(Error::Configuration(format!(
+                "{tenant:?} is not a tenant: give a tenant id (a GUID) or a verified domain"
+            )));
+        }
+        Ok(self.inner.authority.for_tenant(tenant))
+    }
+
+    /// The tenant whose access and ID tokens a request wants, as the cache names it (the
+    /// `tid` of the tokens; msal-common `ResponseHandler` caches them under it): the tenant
+    /// the request or the configured Entra authority names, or the account's home tenant for
+    /// `common`, `organizations` and `consumers` (Entra signs a user in to their home tenant
+    /// there) and for other providers. A tenant named by its domain is known by its id only
+    /// once its metadata says which (its issuer, `https://{host}/{tid}/v2.0`).
+    pub(super) async fn token_realm(
+        &self,
+        tenant: Option<&str>,
+        account: &Account,
+    ) -> Result<String> {
+        let tenant = tenant.map(str::trim);
+        if let Some(tenant) = tenant {
+            self.request_authority(tenant)?;
+        }
+        if !self.inner.authority.is_entra() {
+            return Ok(account.realm.clone());
+        }
+        let Some(segment) = tenant.or(self.inner.authority.tenant()) else {
+            return Ok(account.realm.clone());
+        };
+        if is_guid(segment) {
+            return Ok(segment.to_ascii_lowercase());
+        }
+        if !segment.contains('.') {
+            return Ok(account.realm.clone());
+        }
+        let metadata = self.metadata_for(tenant).await?;
+        Ok(url::Url::parse(&metadata.issuer)
+            .ok()
+            .and_then(|issuer| {
+                issuer
+                    .path_segments()?
+                    .find(|s| is_guid(s))
+                    .map(str::to_ascii_lowercase)
+            })
+            .unwrap_or_else(|| account.realm.clone()))
+    }
+
+    async fn metadata_of(
+        &self,
+        authority: &crate::authority::Authority,
+        fetch: bool,
+    ) -> Result<Arc<Metadata>> {
         let now = self.inner.clock.now();
+        let url = authority.discovery_url();
         // One fetch at a time: concurrent first requests wait for it.
         let mut current = self.inner.metadata.lock().await;
-        if let Some((fetched_at, metadata)) = current.as_ref() {
+        if let Some((fetched_at, metadata)) = current.get(&url) {
             if now - fetched_at < METADATA_MAX_AGE && !fetch {
                 return Ok(metadata.clone());
             }
         }
-        let url = self.inner.authority.discovery_url();
         // A loopback provider's metadata is never kept across processes: whatever answers on
         // that port next time must be asked again (and its endpoints stay on its origin).
-        let persisted = !self.inner.authority.is_loopback();
+        let persisted = !authority.is_loopback();
         self.reload();
         let cached = match fetch || !persisted {
             true => None,
@@ -63,7 +146,7 @@ impl PublicClientApplication {
             Some(cached) => (cached.fetched_at, cached.metadata),
             None => {
                 let metadata: Metadata = self.get_json(&url).await?;
-                metadata.validate(&self.inner.authority)?;
+                metadata.validate(authority)?;
                 if persisted {
                     self.inner.cache.store_metadata(&url, now, metadata.clone());
                     self.persist();
@@ -72,7 +155,7 @@ impl PublicClientApplication {
             }
         };
         let metadata = Arc::new(metadata);
-        *current = Some((fetched_at, metadata.clone()));
+        current.insert(url, (fetched_at, metadata.clone()));
         Ok(metadata)
     }
 

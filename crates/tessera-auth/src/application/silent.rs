@@ -45,7 +45,20 @@ impl PublicClientApplication {
         silent_agent: Option<&dyn SilentAgent>,
         correlation_id: String,
     ) -> Result<AuthenticationResult> {
-        let account = &request.account;
+        let tenant = request.tenant.as_deref();
+        // The account as the cache knows its tokens in the tenant asked for: its own realm
+        // (the home tenant) unless the request or the authority names another tenant.
+        let realm = self.token_realm(tenant, &request.account).await?;
+        let targeted;
+        let account = if realm == request.account.realm {
+            &request.account
+        } else {
+            targeted = Account {
+                realm,
+                ..request.account.clone()
+            };
+            &targeted
+        };
         let policy = request.cache_lookup_policy;
         // The OpenID Connect scopes never decide a cache match, so the lookup uses the scopes
         // as asked; the full list is built only when the network is needed.
@@ -62,7 +75,11 @@ impl PublicClientApplication {
         if cached_will_do {
             if let Some(hit) = self.cached_access_token(account, asked) {
                 if hit.refresh_due {
-                    self.refresh_in_background(account.clone(), request.scopes.clone());
+                    self.refresh_in_background(
+                        account.clone(),
+                        request.scopes.clone(),
+                        request.tenant.clone(),
+                    );
                 }
                 // The request is ours: its account moves into the result, uncopied.
                 return Ok(from_cache(hit, request.account, correlation_id));
@@ -74,7 +91,7 @@ impl PublicClientApplication {
                 "no valid cached access token for this account and scopes",
             ));
         }
-        let metadata = self.metadata().await?;
+        let metadata = self.metadata_for(tenant).await?;
         let metadata = &*metadata;
         let claims = self.claims_request(request.claims.as_deref(), metadata)?;
         let mut reason = None;
@@ -89,6 +106,7 @@ impl PublicClientApplication {
                     claims.as_deref(),
                     &correlation_id,
                     cached_will_do,
+                    tenant,
                 )
                 .await;
             match outcome {
@@ -409,6 +427,7 @@ impl PublicClientApplication {
 
     /// Redeems the refresh token for this request once, however many callers ask at the same
     /// time, and not at all while the provider has throttled this request.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn refresh_once(
         &self,
         account: &Account,
@@ -416,15 +435,17 @@ impl PublicClientApplication {
         claims: Option<&str>,
         correlation_id: &str,
         cached_will_do: bool,
+        tenant: Option<&str>,
     ) -> Result<Option<AuthenticationResult>> {
         let key = request_key(account, &self.inner.config.client_id, scopes, claims);
         let started_at = self.inner.clock.now();
-        let (app, account, scopes, claims, correlation_id) = (
+        let (app, account, scopes, claims, correlation_id, tenant) = (
             self.clone(),
             account.clone(),
             scopes.to_vec(),
             claims.map(str::to_owned),
             correlation_id.to_owned(),
+            tenant.map(str::to_owned),
         );
         // Callers that accept a cached token share flights that may answer from the cache
         // (below); a forced refresh has flights of its own, so it never gets a cached token.
@@ -446,7 +467,7 @@ impl PublicClientApplication {
                         }
                     }
                 }
-                let metadata = app.metadata().await?;
+                let metadata = app.metadata_for(tenant.as_deref()).await?;
                 let metadata = &*metadata;
                 app.redeem_refresh_token(
                     metadata,
@@ -478,14 +499,19 @@ impl PublicClientApplication {
     /// Past Entra's `refresh_in` the cached token is still served, and a refresh runs in the
     /// background (MSAL's proactive refresh), deduplicated like any other. Its failure changes
     /// nothing: the cached token stays until it really expires.
-    pub(super) fn refresh_in_background(&self, account: Account, scopes: Vec<String>) {
+    pub(super) fn refresh_in_background(
+        &self,
+        account: Account,
+        scopes: Vec<String>,
+        tenant: Option<String>,
+    ) {
         let app = self.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         runtime.spawn(async move {
             let scopes = app.request_scopes(&scopes);
-            let Ok(metadata) = app.metadata().await else {
+            let Ok(metadata) = app.metadata_for(tenant.as_deref()).await else {
                 return;
             };
             let Ok(claims) = app.claims_request(None, &metadata) else {
@@ -498,6 +524,7 @@ impl PublicClientApplication {
                     claims.as_deref(),
                     &new_correlation_id(),
                     false,
+                    tenant.as_deref(),
                 )
                 .await;
         });

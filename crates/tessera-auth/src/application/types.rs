@@ -136,6 +136,10 @@ pub struct SilentRequest {
     pub claims: Option<String>,
     /// Which parts of the cache to use.
     pub cache_lookup_policy: CacheLookupPolicy,
+    /// Another Entra tenant than the configured authority's (its id or verified domain):
+    /// where a guest account gets tokens for that tenant's resources, with the refresh token
+    /// of its sign-in (Entra's are not bound to a tenant).
+    pub tenant: Option<String>,
 }
 
 impl SilentRequest {
@@ -147,6 +151,7 @@ impl SilentRequest {
             force_refresh: false,
             claims: None,
             cache_lookup_policy: CacheLookupPolicy::Default,
+            tenant: None,
         }
     }
 }
@@ -187,4 +192,7 @@ pub struct InteractiveRequest {
     pub claims: Option<String>,
     /// Scopes of other resources to consent to now, without a token for them.
     pub extra_scopes_to_consent: Vec<String>,
+    /// Another Entra tenant than the configured authority's to sign in to (a guest's
+    /// resource tenant); see [`SilentRequest::tenant`].
+    pub tenant: Option<String>,
 }

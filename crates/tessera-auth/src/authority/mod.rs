@@ -295,7 +295,14 @@ impl Authority {
 fn tenant_like(segment: &str) -> bool {
     ["common", "organizations", "consumers"].contains(&segment.to_ascii_lowercase().as_str())
         || segment.contains('.')
-        || (segment.len() == 36 && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        || is_guid(segment)
+}
+
+/// Whether `s` has a GUID's 8-4-4-4-12 hexadecimal form (a tenant id).
+pub(crate) fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 /// The version of [`Metadata`]'s shape; metadata cached by a build that read fewer members is

@@ -15,6 +15,7 @@ mod persistence;
 mod profiles;
 mod real_provider;
 mod sign_out;
+mod tenants;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};

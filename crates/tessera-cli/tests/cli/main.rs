@@ -255,6 +255,56 @@ async fn login_token_refresh_revocation_and_logout_oidc() {
     the_whole_chain(Flavor::Oidc).await;
 }
 
+/// Issue 20, point 9: `--tenant` gets a guest's token from the tenant that invited it, with
+/// the home sign-in's refresh token, and `accounts` lists both tenants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_gets_a_token_from_the_resource_tenant() {
+    let idp = provider(Flavor::Entra).await;
+    let machine = Machine::new(Some(&idp));
+    machine.run(&["login"]).await.succeeded();
+    let guest = machine
+        .run(&["token", "--tenant", "fabrikam.test", "--json"])
+        .await
+        .succeeded()
+        .json();
+    assert_token_json(&guest, "refresh_token");
+    let payload = guest["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["tid"], tessera_idp::GUEST_TENANT_ID);
+    assert_eq!(
+        guest["account"]["tenant_id"],
+        tessera_idp::DEFAULT_TENANT_ID
+    );
+    let again = machine
+        .run(&["token", "--tenant", tessera_idp::GUEST_TENANT_ID, "--json"])
+        .await
+        .succeeded()
+        .json();
+    assert_token_json(&again, "cache");
+    assert_eq!(again["access_token"], guest["access_token"]);
+    let accounts = machine
+        .run(&["accounts", "--json"])
+        .await
+        .succeeded()
+        .json();
+    assert_eq!(
+        accounts[0]["tenants"],
+        json!([
+            { "tenant_id": tessera_idp::DEFAULT_TENANT_ID, "home": true },
+            { "tenant_id": tessera_idp::GUEST_TENANT_ID, "home": false },
+        ])
+    );
+}
+
 /// The engine exactly as the desktop app builds it, on `machine`'s folders.
 fn app_engine(machine: &Machine, idp: &RunningIdp) -> tessera_auth::PublicClientApplication {
     let storage = tessera_host::Storage::open(&machine.cache_dir(), false);
