@@ -74,13 +74,23 @@ pub(crate) fn invoke(
     cmd: &str,
     body: Value,
 ) -> Result<Value, Value> {
+    invoke_from(window, "tauri://localhost", cmd, body)
+}
+
+/// An IPC call as a page loaded from `origin` in `window` would send it.
+fn invoke_from(
+    window: &WebviewWindow<MockRuntime>,
+    origin: &str,
+    cmd: &str,
+    body: Value,
+) -> Result<Value, Value> {
     get_ipc_response(
         window,
         InvokeRequest {
             cmd: cmd.into(),
             callback: CallbackFn(0),
             error: CallbackFn(1),
-            url: "tauri://localhost".parse().expect("static URL"),
+            url: origin.parse().expect("a test origin is a URL"),
             body: InvokeBody::Json(body),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
@@ -154,6 +164,72 @@ fn windows_other_than_main_are_refused_every_command() {
             );
         }
     }
+}
+
+/// The plugins' commands a page could try: the app uses the opener and the store from Rust
+/// only, so no window gets them; events are the main window's alone.
+const PLUGIN_COMMANDS: &[&str] = &[
+    "plugin:opener|open_url",
+    "plugin:opener|open_path",
+    "plugin:opener|reveal_item_in_dir",
+    "plugin:store|load",
+    "plugin:store|get",
+    "plugin:store|set",
+    "plugin:store|save",
+    "plugin:event|emit",
+    "plugin:event|emit_to",
+    "plugin:webview|create_webview_window",
+    "plugin:window|set_title",
+];
+
+fn refused(outcome: Result<Value, Value>) -> bool {
+    outcome.is_err_and(|e| e.to_string().contains("not allowed"))
+}
+
+/// SECURITY.md, "the sign-in windows cannot reach the app": the pages the sign-in windows
+/// show, and any page from a remote origin in any window, the main one included (a
+/// navigation the fence missed), can call neither the app's commands nor a plugin's.
+#[test]
+fn remote_origins_and_sign_in_windows_reach_no_command_of_the_app_or_a_plugin() {
+    let app = app();
+    let main = window(&app, labels::MAIN);
+    let popup = window(&app, labels::POPUP);
+    let silent = window(&app, &format!("{}1", labels::SILENT_PREFIX));
+    let remote = [
+        "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        "http://127.0.0.1:8080/common/login",
+        "https://evil.example/",
+    ];
+    let commands = COMMANDS
+        .iter()
+        .chain(PLUGIN_COMMANDS)
+        .chain(&["plugin:event|listen", "plugin:event|unlisten"]);
+    for cmd in commands {
+        for origin in remote {
+            for (label, w) in [("main", &main), ("popup", &popup), ("silent", &silent)] {
+                assert!(
+                    refused(invoke_from(w, origin, cmd, json!({}))),
+                    "{cmd} from {origin} in {label} must be refused by the ACL"
+                );
+            }
+        }
+        for (label, w) in [("popup", &popup), ("silent", &silent)] {
+            assert!(
+                refused(invoke_from(w, "tauri://localhost", cmd, json!({}))),
+                "{cmd} from the app's origin in {label} must be refused"
+            );
+        }
+    }
+    for cmd in PLUGIN_COMMANDS {
+        assert!(
+            refused(invoke(&main, cmd, json!({}))),
+            "{cmd} is not granted even to the main window"
+        );
+    }
+    // The controls: what the capability grants passes the ACL from the app's own origin.
+    assert!(invoke(&main, "about", json!({})).is_ok());
+    let listen = json!({ "event": "tessera://engine", "target": { "kind": "Any" }, "handler": 7 });
+    assert!(!refused(invoke(&main, "plugin:event|listen", listen)));
 }
 
 #[test]
