@@ -13,6 +13,7 @@ use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
+pub use tessera_test_support::workspace_binary;
 use tokio::sync::{Mutex, MutexGuard};
 
 /// How long a new WebDriver session (starting the app) may take before it is retried.
@@ -771,24 +772,6 @@ fn app_binary() -> PathBuf {
     assert!(
         binary.is_file(),
         "app binary {} not found: build it first with `cargo build -p tessera-app` (scripts/test does)",
-        binary.display()
-    );
-    binary
-}
-
-/// A binary of this workspace (`tessera`, `tessera-browser`…) in this test's own target profile
-/// folder; panics with the build command when it is missing.
-pub fn workspace_binary(name: &str) -> PathBuf {
-    // The test runs from <target>/<profile>/deps/<name>-<hash>.
-    let exe = std::env::current_exe().expect("path of the running test");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binaries live in <target>/<profile>/deps");
-    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} not found: build the workspace's binaries first with `cargo build --workspace --bins` (scripts/test does)",
         binary.display()
     );
     binary

@@ -10,7 +10,8 @@
 //!   (`BROWSER=tessera-browser`) that delivers the response to a loopback listener;
 //! - [`synthetic`]: token caches of any size without a provider, for the benchmarks;
 //! - [`oidc_provider`]: a certified third-party OpenID Provider (node-oidc-provider) to run
-//!   the engine and the CLI against.
+//!   the engine and the CLI against;
+//! - [`workspace_binary`]: a program of this workspace, for tests that run it.
 
 #![warn(missing_docs)]
 
@@ -20,3 +21,23 @@ pub mod synthetic;
 pub mod user_agent;
 
 pub use agents::ScriptedBrowser;
+
+use std::path::{Path, PathBuf};
+
+/// A binary of this workspace, beside the running test's own target folder (tests run from
+/// `<target>/<profile>/deps/<name>-<hash>`). Fails the test, saying how to build it, when it
+/// is not there: a test that needs a program must not pass without it.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the running test");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in <target>/<profile>/deps");
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} not found: build the workspace's binaries first with `cargo build --workspace --bins` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}

@@ -6,13 +6,14 @@
 // Test helpers panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::{json, Value};
 use tessera_auth::{Account, SilentRequest, TokenSource};
 use tessera_idp::{Flavor, IdpOptions, RunningIdp};
 use tessera_test_support::user_agent::{Script, UserAgent};
+use tessera_test_support::workspace_binary;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
 
@@ -101,19 +102,6 @@ impl Machine {
             .join("data")
             .join(tessera_config::IDENTIFIER)
     }
-}
-
-/// A binary of this workspace beside this test's own target folder.
-fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} not found: build the workspace's binaries first with `cargo build --workspace --bins` (scripts/test does)",
-        binary.display()
-    );
-    binary
 }
 
 async fn provider(flavor: Flavor) -> RunningIdp {

@@ -7,25 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tessera_idp::{IdpOptions, TlsOptions, DEFAULT_CLIENT_ID};
+use tessera_test_support::workspace_binary;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()
         .unwrap()
-}
-
-/// A binary of this workspace beside this test's own target folder.
-fn workspace_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} not found: build the workspace's binaries first with `cargo build --workspace --bins` (scripts/test does)",
-        binary.display()
-    );
-    binary
 }
 
 #[tokio::test(flavor = "multi_thread")]
