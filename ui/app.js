@@ -46,6 +46,14 @@ async function busy(label, work, cancellable = false) {
 
 let retryTimer = null;
 
+/** The engine's messages ("the user cancelled the sign-in") as a sentence under the title. */
+function sentence(text) {
+  const trimmed = String(text ?? "").trim();
+  if (!trimmed) return "";
+  const capital = trimmed[0].toLocaleUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
+}
+
 function showError(err) {
   clearInterval(retryTimer);
   const banner = $("banner");
@@ -60,7 +68,7 @@ function showError(err) {
     no_account: "You are not signed in.",
   };
   $("banner-title").textContent = titles[err.kind] ?? "Something went wrong.";
-  $("banner-message").textContent = err.message;
+  $("banner-message").textContent = sentence(err.message);
   $("banner-code").textContent = err.code ?? "";
   $("banner-code").hidden = !err.code;
   const action = $("banner-action");

@@ -227,6 +227,14 @@ async fn closing_the_popup_cancels_and_a_second_sign_in_meanwhile_is_refused() {
     let popup_title = format!("Sign in — {host}");
     app.close_window_as_user(&popup, &popup_title).await;
     wait_for_attribute(&app, "#banner", "data-kind", "user_cancelled").await;
+    // Issue 22: the banner reads as sentences ("Sign-in cancelled. The user cancelled…").
+    let message = app
+        .wait_for_text("#banner-message", WAIT, |t| !t.is_empty())
+        .await;
+    assert!(
+        message.starts_with(char::is_uppercase) && message.ends_with('.'),
+        "not a sentence: {message:?}"
+    );
     app.screenshot("sign-in-cancelled").await;
     // The main window kept its state and works: a new sign-in opens a new popup.
     app.wait_for_text("#authority", WAIT, |t| t.starts_with("http://127.0.0.1:"))
