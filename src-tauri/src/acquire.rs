@@ -178,7 +178,7 @@ async fn interactive<R: Runtime>(
             .acquire_token_interactive(request, &popup)
             .await?;
         let id = &result.account.home_account_id;
-        crate::config::set_session_place(app, state, id, Some(SessionPlace::Webview));
+        crate::config::set_session_place(state, id, Some(SessionPlace::Webview));
         return Ok(result);
     }
     let sender = state.redirect.start();
@@ -188,7 +188,7 @@ async fn interactive<R: Runtime>(
         Ok(result) => {
             make_active(state, &result.account)?;
             let id = &result.account.home_account_id;
-            crate::config::set_session_place(app, state, id, Some(SessionPlace::Browser));
+            crate::config::set_session_place(state, id, Some(SessionPlace::Browser));
             Ok(status_of(state, result, ask.tenant.as_deref(), started))
         }
         Err(error) => Err(error.clone()),

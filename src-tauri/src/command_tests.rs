@@ -364,6 +364,33 @@ fn accounts_switch_and_sign_out_forgets_only_the_one_signed_out() {
         .is_some());
 }
 
+/// Issue 22: the app (through the store plugin's in-memory copy, never reloaded) and the CLI
+/// (writing the file directly) both wrote `settings.json`, and the last writer won. Both now
+/// go through one writer that reads the file afresh under a lock.
+#[test]
+fn a_setting_the_cli_wrote_meanwhile_survives_the_apps_next_change() {
+    let w = world();
+    let file = w.dir.path().join("settings.json");
+    w.ok(
+        "set_settings",
+        json!({ "changes": { "interactionMode": "redirect" } }),
+    );
+    // `tessera-cli token --account …` records the default account, as the CLI does it.
+    let mut cli = tessera_host::resolve_file(&file, |_| None, None).unwrap();
+    tessera_host::remember_active_account(&file, &mut cli, "cli.tenant").unwrap();
+    w.ok(
+        "set_settings",
+        json!({ "changes": { "interactionTimeLimitSecs": 200 } }),
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(
+        written["settings"]["activeAccount"], "cli.tenant",
+        "{written}"
+    );
+    assert_eq!(written["settings"]["interactionMode"], "redirect");
+    assert_eq!(written["settings"]["interactionTimeLimitSecs"], 200);
+}
+
 #[test]
 fn settings_changes_are_validated_saved_and_reloaded() {
     let w = world();

@@ -57,12 +57,11 @@ pub fn settings(state: State<'_, AppState>) -> Settings {
 /// Validates and saves setting changes (`{ name: value }`, names as `settings` returns them);
 /// a managed, unknown or invalid one refuses the whole change and nothing changes.
 #[tauri::command]
-pub async fn set_settings<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn set_settings(
     state: State<'_, AppState>,
     changes: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Settings, CommandError> {
-    config::change_settings(&app, &state, &changes)?;
+    config::change_settings(&state, &changes)?;
     Ok(settings(state))
 }
 
@@ -212,9 +211,9 @@ pub async fn sign_out<R: Runtime>(
     } else {
         None
     };
-    let place = config::session_place(&app, &state, &home_account_id);
+    let place = config::session_place(&state, &home_account_id);
     state.auth.remove_account(&account)?;
-    config::set_session_place(&app, &state, &home_account_id, None);
+    config::set_session_place(&state, &home_account_id, None);
     {
         let mut last = state.last_token.lock().unwrap_or_else(|p| p.into_inner());
         if last

@@ -20,7 +20,7 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, auth: &PublicClientApplication) {
                     if let Event::ActiveAccountChanged { home_account_id } = &event {
                         let state = app.state::<crate::AppState>();
                         let id = serde_json::json!(home_account_id);
-                        crate::config::remember(&app, &state, "activeAccount", id);
+                        crate::config::remember(&state, "activeAccount", id);
                     }
                     // To the main window only: the sign-in windows show the provider's
                     // pages, which have no business hearing who signed in when.

@@ -37,7 +37,6 @@ pub fn app_builder<R: tauri::Runtime>(
 ) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_store::Builder::new().build())
         .manage(state)
         .setup(|app| {
             on_start(app.handle());

@@ -32,7 +32,7 @@ pub struct AppState {
     pub last_token: Mutex<Option<TokenStatus>>,
     /// A sign-in through the system browser, kept until the UI has its result.
     pub redirect: RedirectSlot,
-    /// The user's settings file (`tauri-plugin-store`).
+    /// The user's settings file.
     pub settings_file: PathBuf,
 }
 

@@ -166,16 +166,12 @@ fn windows_other_than_main_are_refused_every_command() {
     }
 }
 
-/// The plugins' commands a page could try: the app uses the opener and the store from Rust
-/// only, so no window gets them; events are the main window's alone.
+/// The plugins' commands a page could try: the app uses the opener from Rust only, so no
+/// window gets them; events are the main window's alone.
 const PLUGIN_COMMANDS: &[&str] = &[
     "plugin:opener|open_url",
     "plugin:opener|open_path",
     "plugin:opener|reveal_item_in_dir",
-    "plugin:store|load",
-    "plugin:store|get",
-    "plugin:store|set",
-    "plugin:store|save",
     "plugin:event|emit",
     "plugin:event|emit_to",
     "plugin:webview|create_webview_window",

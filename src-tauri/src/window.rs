@@ -60,7 +60,7 @@ pub fn on_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
         if let Some(geometry) = geometry_of(&window) {
             let app = window.app_handle();
             let state = app.state::<AppState>();
-            crate::config::remember(app, &state, "window", serde_json::json!(geometry));
+            crate::config::remember(&state, "window", serde_json::json!(geometry));
         }
     });
 }

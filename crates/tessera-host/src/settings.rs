@@ -35,10 +35,9 @@ pub fn resolve_file(
     Ok(resolved)
 }
 
-/// Records `home_account_id` as the active account in the user's `settings.json`, where the
-/// app's store keeps it, so that the app and the command line share one default account.
-/// Nothing is written when a policy or the environment pins the setting. The file is replaced
-/// atomically; its other keys and settings are kept as they are.
+/// Records `home_account_id` as the active account in the user's `settings.json`, so that the
+/// app and the command line share one default account. Nothing is written when a policy or
+/// the environment pins the setting.
 pub fn remember_active_account(
     settings_file: &Path,
     resolved: &mut Resolved,
@@ -50,31 +49,73 @@ pub fn remember_active_account(
     {
         return Ok(());
     }
-    let shown = settings_file.display();
-    let mut file: Map<String, Value> = match std::fs::read(settings_file) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{shown} is not a JSON object, left as it is: {e}"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
-        Err(e) => return Err(format!("cannot read {shown}: {e}")),
-    };
     let mut change = Map::new();
     change.insert(FIELD.to_owned(), Value::String(home_account_id.to_owned()));
-    let next = resolved.change(file.get(STORE_KEY), &change)?;
-    file.insert(STORE_KEY.to_owned(), next);
-    let text = serde_json::to_vec_pretty(&Value::Object(file))
-        .map_err(|e| format!("cannot write {shown}: {e}"))?;
+    change_user_settings(settings_file, resolved, &change)
+}
+
+/// Applies a user's setting `changes` (refused whole if any is managed or invalid, see
+/// [`Resolved::change`]) to `settings.json` and to `resolved`.
+pub fn change_user_settings(
+    settings_file: &Path,
+    resolved: &mut Resolved,
+    changes: &Map<String, Value>,
+) -> Result<(), String> {
+    update_settings_file(settings_file, |file| {
+        let next = resolved.change(file.get(STORE_KEY), changes)?;
+        file.insert(STORE_KEY.to_owned(), next);
+        Ok(())
+    })
+}
+
+/// The JSON object of `settings.json` as it is on disk now (empty when there is none).
+pub fn read_settings_file(settings_file: &Path) -> Result<Map<String, Value>, String> {
+    let shown = settings_file.display();
+    match std::fs::read(settings_file) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{shown} is not a JSON object, left as it is: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Map::new()),
+        Err(e) => Err(format!("cannot read {shown}: {e}")),
+    }
+}
+
+/// The one writer of `settings.json`, for the app and the command line alike: under an
+/// exclusive lock (a `settings.json.lock` beside it), the file is read as it is now, `edit`
+/// changes its object, and the result replaces the file atomically. Two processes, or two
+/// changes in one, each keep what the other wrote (an in-memory copy written back would
+/// undo the other's change: the last writer would win). A damaged file is left as it is.
+pub fn update_settings_file<T>(
+    settings_file: &Path,
+    edit: impl FnOnce(&mut Map<String, Value>) -> Result<T, String>,
+) -> Result<T, String> {
+    let shown = settings_file.display();
     let folder = settings_file
         .parent()
         .ok_or_else(|| format!("{shown} has no folder"))?;
     std::fs::create_dir_all(folder)
         .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let lock_path = settings_file.with_extension("json.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    // Held until `lock` is dropped at the end of this function (std's advisory file lock).
+    lock.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let mut file = read_settings_file(settings_file)?;
+    let outcome = edit(&mut file)?;
+    let text = serde_json::to_vec_pretty(&Value::Object(file))
+        .map_err(|e| format!("cannot write {shown}: {e}"))?;
     let temporary = settings_file.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&temporary, text)
         .and_then(|()| std::fs::rename(&temporary, settings_file))
         .map_err(|e| {
             let _ = std::fs::remove_file(&temporary);
             format!("cannot write {shown}: {e}")
-        })
+        })?;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -111,5 +152,49 @@ mod tests {
             std::fs::read_to_string(&file).expect("the file"),
             "{ damaged"
         );
+    }
+
+    /// Issue 22: the app and the CLI each held their own copy of `settings.json` and wrote it
+    /// back whole, so the last writer undid the other's change. Two writers whose settings
+    /// were read before either wrote both keep their change.
+    #[test]
+    fn two_writers_with_stale_copies_both_keep_their_change() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = dir.path().join("settings.json");
+        let mut app = resolve_file(&file, |_| None, None).expect("defaults resolve");
+        let mut cli = resolve_file(&file, |_| None, None).expect("defaults resolve");
+        let change = |name: &str, value: Value| Map::from_iter([(name.to_owned(), value)]);
+        change_user_settings(&file, &mut app, &change("renewalOffsetSecs", 120.into()))
+            .expect("the app's change");
+        remember_active_account(&file, &mut cli, "one.tenant").expect("the CLI's change");
+        change_user_settings(
+            &file,
+            &mut app,
+            &change("interactionTimeLimitSecs", 200.into()),
+        )
+        .expect("the app's second change");
+        let written = read_settings_file(&file).expect("the file");
+        assert_eq!(written[STORE_KEY]["renewalOffsetSecs"], 120);
+        assert_eq!(written[STORE_KEY]["activeAccount"], "one.tenant");
+        assert_eq!(written[STORE_KEY]["interactionTimeLimitSecs"], 200);
+
+        // Many writers at once: every change lands.
+        std::thread::scope(|scope| {
+            for n in 0..8u64 {
+                let file = &file;
+                scope.spawn(move || {
+                    update_settings_file(file, |object| {
+                        object.insert(format!("writer{n}"), n.into());
+                        Ok(())
+                    })
+                    .expect("written");
+                });
+            }
+        });
+        let written = read_settings_file(&file).expect("the file");
+        for n in 0..8u64 {
+            assert_eq!(written[&format!("writer{n}")], n, "writer {n} kept");
+        }
+        assert_eq!(written[STORE_KEY]["activeAccount"], "one.tenant");
     }
 }
