@@ -33,7 +33,7 @@ export const about = () => call("about");
 /** The provider in use, the settings with their sources (policy = managed), and token storage. */
 export const settings = () => call("settings");
 /** Saves setting changes ({ authority?, clientId?, interactionMode?, scopes?, renewalOffsetSecs?,
- * interactionTimeLimitSecs? }); a managed or invalid one refuses them all. */
+ * interactionTimeLimitSecs?, logLevel? }); a managed or invalid one refuses them all. */
 export const setSettings = (changes) => call("set_settings", { changes });
 /** Signed-in accounts, the active one flagged. */
 export const accounts = () => call("accounts");

@@ -322,6 +322,7 @@ const SETTING_FIELDS = {
   "setting-scopes": "scopes",
   "setting-renewal-offset": "renewalOffsetSecs",
   "setting-time-limit": "interactionTimeLimitSecs",
+  "setting-log-level": "logLevel",
 };
 const SOURCE_BADGES = { policy: "Managed", environment: "Set by environment" };
 const STORAGE_NAMES = {
@@ -370,6 +371,7 @@ async function showSettings() {
   $("setting-scopes").value = current.scopes.join(" ");
   $("setting-renewal-offset").value = current.renewalOffsetSecs;
   $("setting-time-limit").value = current.interactionTimeLimitSecs;
+  $("setting-log-level").value = current.logLevel;
   for (const [id, name] of Object.entries(SETTING_FIELDS)) {
     const badge = document.querySelector(`[data-badge="${name}"]`);
     const fixedBy = SOURCE_BADGES[current.sources[name]];
@@ -391,6 +393,7 @@ function settingChanges() {
     scopes: () => $("setting-scopes").value.split(/\s+/).filter(Boolean),
     renewalOffsetSecs: () => Number($("setting-renewal-offset").value),
     interactionTimeLimitSecs: () => Number($("setting-time-limit").value),
+    logLevel: () => $("setting-log-level").value,
   };
   const changes = {};
   for (const [id, name] of Object.entries(SETTING_FIELDS)) {

@@ -53,7 +53,7 @@ pub fn remember(state: &AppState, name: &str, value: Value) {
     let mut change = Map::new();
     change.insert(name.to_owned(), value);
     if let Err(e) = change_settings(state, &change) {
-        eprintln!("tessera: could not remember {name}: {}", e.message);
+        log::warn!("could not remember {name}: {}", e.message);
     }
 }
 
@@ -108,6 +108,6 @@ pub fn set_session_place(state: &AppState, home_account_id: &str, place: Option<
         Ok(())
     });
     if let Err(e) = recorded {
-        eprintln!("tessera: could not record where the session lives: {e}");
+        log::warn!("could not record where the session lives: {e}");
     }
 }

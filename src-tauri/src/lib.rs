@@ -64,6 +64,12 @@ pub fn app_builder<R: tauri::Runtime>(
 /// the mock runtime, which never runs setup, call it themselves.)
 fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
     let state = app.state::<AppState>();
+    // What the window says about the settings and the storage (a value ignored, a file set
+    // aside) goes to the log too, now that there is one.
+    let storage_warning = state.storage.status(&state.auth).warning;
+    for warning in state.resolved().warnings.iter().chain(&storage_warning) {
+        log::warn!("{warning}");
+    }
     if let Some(main) = app.get_webview_window(labels::MAIN) {
         rendering::apply(&main);
         window::restore(&main, state.settings().window);
@@ -100,9 +106,7 @@ pub enum RunError {
 pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     let var = |name: &str| std::env::var(name).ok();
     let (resolved, settings_file) = config::resolve_environment(var)?;
-    for warning in &resolved.warnings {
-        eprintln!("tessera: {warning}");
-    }
+    let log_level = resolved.settings.log_level;
     let choice = ProviderChoice::from_settings(&resolved.settings)?;
     // Only now, with a configuration that works, is the keyring touched.
     let startup = Startup {
@@ -118,12 +122,38 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
     let state = AppState::new(provider, startup).map_err(RunError::Provider)?;
     // Registered first, as its documentation asks, so a second process exits before doing
     // anything else.
-    let builder =
-        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             focus_main(app)
-        }));
+        }))
+        .plugin(log_plugin(log_level));
     app_builder(builder, state).run(tauri::generate_context!())?;
     Ok(())
+}
+
+/// The app's log (the engine's `log` lines included): a file in the app's log folder
+/// (`~/.local/share/dev.tessera.desktop/logs/` on Linux), rotated at 1 MB with the last five
+/// kept, and standard error; the level is the `logLevel` setting. Registered by the app only:
+/// the global logger is set once per process, and tests build many apps in one.
+fn log_plugin<R: tauri::Runtime>(level: tessera_config::LogLevel) -> tauri::plugin::TauriPlugin<R> {
+    use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
+    tauri_plugin_log::Builder::new()
+        .clear_targets()
+        .targets([
+            Target::new(TargetKind::LogDir { file_name: None }),
+            Target::new(TargetKind::Stderr),
+        ])
+        .rotation_strategy(RotationStrategy::KeepSome(5))
+        .max_file_size(1_000_000)
+        .level(level.filter())
+        .build()
+}
+
+/// Says why the app stops, on standard error: before the app runs there is no log yet, and
+/// the terminal (or the desktop's journal) is where a launcher looks.
+fn report(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "tessera: {message}");
 }
 
 const USAGE: &str = "usage: tessera [--insecure-plaintext-cache] [--version | --help]
@@ -149,6 +179,8 @@ variables, then the machine's policy file (/etc/tessera/policy.json, or TESSERA_
   TESSERA_REDIRECT_PORT the browser sign-in's loopback port (default: any free one)
   TESSERA_EXTRA_CA_FILE a PEM file of CA certificates to trust besides the system's
   TESSERA_CACHE_DIR   folder of the token cache (default: the app's data folder)
+  TESSERA_LOG_LEVEL   error, warn, info (default), debug or trace: how much goes to the
+                      log file in the app's log folder and to standard error
 
 The windows are drawn without GPU compositing, which saves memory; WebKitGTK's
 WEBKIT_DISABLE_COMPOSITING_MODE=0 turns it back on.";
@@ -159,11 +191,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
     let run_with = |allow_plaintext_cache| match run(allow_plaintext_cache) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ RunError::Config(_)) => {
-            eprintln!("tessera: {err}");
+            report(&err.to_string());
             ExitCode::from(2)
         }
         Err(err) => {
-            eprintln!("tessera: {err}");
+            report(&err.to_string());
             ExitCode::FAILURE
         }
     };
@@ -184,10 +216,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!(
-                "tessera: unexpected argument(s): {}\n\n{USAGE}",
+            report(&format!(
+                "unexpected argument(s): {}\n\n{USAGE}",
                 args.join(" ")
-            );
+            ));
             ExitCode::from(2)
         }
     }

@@ -47,10 +47,6 @@ impl AppState {
         } = startup;
         let endpoints = &provider.endpoints;
         let auth = tessera_host::build_engine(endpoints, &resolved.settings, &storage)?;
-        // What the window will say about storage (a file set aside, say) goes to the log too.
-        if let Some(warning) = storage.status(&auth).warning {
-            eprintln!("tessera: {warning}");
-        }
         let profiles = tessera_host::Profiles::new(endpoints.clone());
         Ok(AppState {
             provider,

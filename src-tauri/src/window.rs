@@ -33,7 +33,7 @@ pub fn restore<R: Runtime>(main: &WebviewWindow<R>, geometry: Option<WindowGeome
             && (position.y..bottom - 50).contains(&geometry.y)
     });
     if !visible {
-        eprintln!("tessera: the saved window position is off every monitor; ignoring it");
+        log::warn!("the saved window position is off every monitor; ignoring it");
         return;
     }
     let _ = main.set_size(PhysicalSize::new(geometry.width, geometry.height));

@@ -996,6 +996,27 @@ fn collect_secrets(value: &Value, found: &mut Vec<String>) {
     }
 }
 
+/// The app's log files under an XDG home (`…/dev.tessera.desktop/logs/*.log`), with their text.
+pub fn log_files(home: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = vec![];
+    let mut pending = vec![home.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "log")
+                && path.parent().is_some_and(|p| p.ends_with("logs"))
+            {
+                let text =
+                    String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+                found.push((path, text));
+            }
+        }
+    }
+    found
+}
+
 /// Fails if any file under `folder` (recursively) contains one of `needles` as plain bytes.
 pub fn assert_no_plaintext(folder: &Path, needles: &[String], also: &[&str]) {
     let mut files = 0;

@@ -540,7 +540,9 @@ async fn waiting_for_the_browser_can_be_cancelled_from_the_main_window() {
 async fn a_restarted_app_shows_the_profile_at_once_and_keeps_no_token_in_plaintext() {
     let idp = Idp::start().await;
     // "Stay signed in: yes" (what the harness answers) makes the provider's cookie persistent.
-    let app = idp.app_signed_in("ada@tessera.test").await;
+    // At the log's most verbose level, so that the scan below covers a log with everything.
+    let app = idp.app(&[("TESSERA_LOG_LEVEL", "trace")]).await;
+    app.sign_in_with_popup("ada@tessera.test").await;
     let authorize = idp.stat("authorize").await;
 
     // Tokens are in the encrypted cache: the restarted app shows the profile without any
@@ -565,6 +567,14 @@ async fn a_restarted_app_shows_the_profile_at_once_and_keeps_no_token_in_plainte
         .join(tessera_vault::CACHE_FILE);
     let tokens = tessera_e2e::cached_secrets(&cache);
     assert_eq!(tokens.len(), 3, "access, refresh and ID token");
+    // Issue 22: the app's log (tauri-plugin-log, in the app's log folder) exists, says what
+    // the engine did, and is among the files scanned.
+    let log = tessera_e2e::log_files(app.data_home());
+    assert!(
+        log.iter().any(|(_, text)| text.contains("tessera_auth")),
+        "no log file with the engine's lines under {}: {log:?}",
+        app.data_home().display()
+    );
     tessera_e2e::assert_no_plaintext(app.data_home(), &tokens, &[]);
 
     // Signed out of the app only, the provider session in the webview store signs ada in

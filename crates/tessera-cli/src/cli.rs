@@ -49,6 +49,10 @@ pub struct Global {
     /// Without an OS keyring, save sign-ins in an unencrypted file instead of not at all.
     #[arg(long, global = true)]
     pub insecure_plaintext_cache: bool,
+    /// Say what happens on standard error: -v what was done, -vv why (the silent chain's
+    /// steps), -vvv everything (the HTTP stack too). Tokens are never printed there.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// The commands.

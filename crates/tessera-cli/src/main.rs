@@ -34,6 +34,7 @@ use session::Session;
 async fn main() -> ExitCode {
     // clap exits by itself: 0 for --help and --version, 2 for bad usage.
     let cli = Cli::parse();
+    start_logging(cli.global.verbose);
     let json = match &cli.command {
         Command::Login(a) => a.output.json,
         Command::Token(a) => a.output.json,
@@ -46,6 +47,23 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(json),
     }
+}
+
+/// The engine's `log` lines on standard error, at the level `-v` asks for (`RUST_LOG`, as
+/// env_logger reads it, when there is no `-v`); without either, none.
+fn start_logging(verbose: u8) {
+    let level = match verbose {
+        0 if std::env::var_os("RUST_LOG").is_some() => None,
+        0 => return,
+        1 => Some(log::LevelFilter::Info),
+        2 => Some(log::LevelFilter::Debug),
+        _ => Some(log::LevelFilter::Trace),
+    };
+    let mut logger = env_logger::Builder::from_default_env();
+    if let Some(level) = level {
+        logger.filter_level(level);
+    }
+    let _ = logger.format_timestamp_millis().try_init();
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 pub use endpoints::{ConfigError, Endpoints, ProviderChoice};
 pub use policy::{Policy, PolicyError};
-pub use settings::{InteractionMode, Settings, WindowGeometry, FIELDS};
+pub use settings::{InteractionMode, LogLevel, Settings, WindowGeometry, FIELDS};
 
 /// The app's identifier (`tauri.conf.json`), which names its folders.
 pub const IDENTIFIER: &str = "dev.tessera.desktop";
@@ -34,7 +34,7 @@ pub const IDENTIFIER: &str = "dev.tessera.desktop";
 pub const STORE_KEY: &str = "settings";
 
 /// The environment variables that override settings, by setting.
-pub const ENV_OVERRIDES: [(&str, &str); 7] = [
+pub const ENV_OVERRIDES: [(&str, &str); 8] = [
     ("TESSERA_AUTHORITY", "authority"),
     ("TESSERA_AUTHORITY_TYPE", "authorityType"),
     ("TESSERA_CLIENT_ID", "clientId"),
@@ -42,6 +42,7 @@ pub const ENV_OVERRIDES: [(&str, &str); 7] = [
     ("TESSERA_REDIRECT_URI", "redirectUri"),
     ("TESSERA_EXTRA_CA_FILE", "extraCaFile"),
     ("TESSERA_REDIRECT_PORT", "redirectPort"),
+    ("TESSERA_LOG_LEVEL", "logLevel"),
 ];
 
 /// Settings that say where tokens go or whom to trust: while a policy is in force, the

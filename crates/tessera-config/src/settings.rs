@@ -20,6 +20,36 @@ pub enum InteractionMode {
     DeviceCode,
 }
 
+/// How much the app writes to its log file (`tessera-cli -v` has its own switch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Failures only.
+    Error,
+    /// Failures and what was ignored or worked around.
+    Warn,
+    /// And what the app did (sign-ins, refreshes): the default.
+    #[default]
+    Info,
+    /// And why (each step of the silent chain). Still no secret: the engine redacts them.
+    Debug,
+    /// Everything, the HTTP stack's own lines included.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `log` crate's filter for this level.
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
 /// Where the main window was, to put it back there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -76,6 +106,8 @@ pub struct Settings {
     pub renewal_offset_secs: u64,
     /// How long the sign-in window or the browser may take, in seconds.
     pub interaction_time_limit_secs: u64,
+    /// How much the app writes to its log file.
+    pub log_level: LogLevel,
     /// The account shown at start-up (its home account id).
     pub active_account: Option<String>,
     /// The main window's last position and size.
@@ -103,6 +135,7 @@ impl Default for Settings {
             ],
             renewal_offset_secs: 300,
             interaction_time_limit_secs: 300,
+            log_level: LogLevel::Info,
             active_account: None,
             window: None,
         }
@@ -110,7 +143,7 @@ impl Default for Settings {
 }
 
 /// Every field's name as stored (camelCase), in display order.
-pub const FIELDS: [&str; 16] = [
+pub const FIELDS: [&str; 17] = [
     "authority",
     "authorityType",
     "clientId",
@@ -125,6 +158,7 @@ pub const FIELDS: [&str; 16] = [
     "allowedInteractionModes",
     "renewalOffsetSecs",
     "interactionTimeLimitSecs",
+    "logLevel",
     "activeAccount",
     "window",
 ];
@@ -133,7 +167,7 @@ pub const FIELDS: [&str; 16] = [
 pub const POLICY_ONLY: [&str; 1] = ["allowedInteractionModes"];
 
 /// Fields the engine reads when it starts: a change applies at the next start.
-pub const APPLIED_AT_START: [&str; 10] = [
+pub const APPLIED_AT_START: [&str; 11] = [
     "authority",
     "authorityType",
     "clientId",
@@ -144,6 +178,7 @@ pub const APPLIED_AT_START: [&str; 10] = [
     "refreshTokenRefusals",
     "renewalOffsetSecs",
     "redirectPort",
+    "logLevel",
 ];
 
 /// The authority types a setting may declare (MSAL's known authorities).
@@ -199,6 +234,16 @@ impl Settings {
             "interactionTimeLimitSecs" => {
                 next.interaction_time_limit_secs =
                     serde_json::from_value(value.clone()).map_err(parse_error)?
+            }
+            "logLevel" => {
+                next.log_level = match value {
+                    // Any case, as an environment variable may spell it.
+                    Value::String(text) => {
+                        serde_json::from_value(Value::String(text.trim().to_ascii_lowercase()))
+                    }
+                    other => serde_json::from_value(other.clone()),
+                }
+                .map_err(|_| "the log level is error, warn, info, debug or trace".to_owned())?
             }
             "activeAccount" => next.active_account = optional_text(value)?,
             "window" => next.window = serde_json::from_value(value.clone()).map_err(parse_error)?,
@@ -310,6 +355,7 @@ impl Settings {
                 self.interaction_time_limit_secs,
                 &TIME_LIMIT_RANGE,
             ),
+            "logLevel" => Ok(()),
             "activeAccount" => match &self.active_account {
                 Some(id) if id.len() > 512 => Err("an account id is at most 512 characters".into()),
                 _ => Ok(()),
@@ -418,6 +464,8 @@ mod tests {
             ("interactionTimeLimitSecs", json!(29)),
             ("interactionTimeLimitSecs", json!(3601)),
             ("interactionTimeLimitSecs", json!("soon")),
+            ("logLevel", json!("verbose")),
+            ("logLevel", json!(3)),
             ("renewalOffsetSecs", json!(-1)),
             ("renewalOffsetSecs", json!(3601)),
             ("interactionMode", json!("telepathy")),

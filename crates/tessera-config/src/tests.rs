@@ -228,6 +228,33 @@ fn a_policy_is_all_or_nothing() {
     assert_eq!(r.settings.interaction_mode, InteractionMode::Redirect);
 }
 
+/// Issue 22: the log's level is a setting like the others: stored, from `TESSERA_LOG_LEVEL`
+/// (any case), pinned by a policy; a bad value names the variable.
+#[test]
+fn the_log_level_is_a_setting_the_environment_and_a_policy_can_set() {
+    assert_eq!(Settings::default().log_level, LogLevel::Info);
+    let stored = json!({ "logLevel": "warn" });
+    let r = resolve(Some(&stored), env(&[]), None).unwrap();
+    assert_eq!(r.settings.log_level, LogLevel::Warn);
+    assert_eq!(r.settings.log_level.filter(), log::LevelFilter::Warn);
+    let r = resolve(Some(&stored), env(&[("TESSERA_LOG_LEVEL", "DEBUG")]), None).unwrap();
+    assert_eq!(r.settings.log_level, LogLevel::Debug);
+    assert_eq!(r.sources["logLevel"], Source::Environment);
+    let err = resolve(None, env(&[("TESSERA_LOG_LEVEL", "loud")]), None).unwrap_err();
+    assert!(
+        err.to_string().starts_with("TESSERA_LOG_LEVEL is invalid"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), r#"{ "logLevel": "error" }"#)
+        .unwrap()
+        .unwrap();
+    let mut r = resolve(Some(&stored), env(&[]), Some(&policy)).unwrap();
+    assert_eq!(r.settings.log_level, LogLevel::Error);
+    let change = serde_json::Map::from_iter([("logLevel".to_owned(), json!("trace"))]);
+    assert!(r.change(None, &change).unwrap_err().contains("managed"));
+}
+
 #[test]
 fn bad_environment_values_stop_with_the_variable_named() {
     let err = resolve(None, env(&[("TESSERA_AUTHORITY", "ftp://x")]), None).unwrap_err();

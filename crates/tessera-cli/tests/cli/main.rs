@@ -243,6 +243,64 @@ async fn login_token_refresh_revocation_and_logout_oidc() {
     the_whole_chain(Flavor::Oidc).await;
 }
 
+/// Issue 22: `-v`…`-vvv` put the engine's log on standard error, through env_logger, and no
+/// token with it, at the most verbose level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_runs_say_what_the_engine_does_and_print_no_token() {
+    let idp = provider(Flavor::Entra).await;
+    let machine = Machine::new(Some(&idp));
+    machine.run(&["login"]).await.succeeded();
+    let quiet = machine.run(&["token", "--force-refresh"]).await.succeeded();
+    assert_eq!(quiet.stderr, "", "without -v the engine says nothing");
+    let verbose = machine
+        .run(&["-vvv", "token", "--force-refresh", "--json"])
+        .await
+        .succeeded();
+    assert!(
+        verbose.stderr.contains("refreshing"),
+        "the silent chain's step: {}",
+        verbose.stderr
+    );
+    let token = verbose.json();
+    let access_token = token["access_token"].as_str().unwrap();
+    assert!(
+        !verbose.stderr.contains(access_token),
+        "the access token was logged"
+    );
+    assert!(
+        !verbose.stderr.contains("eyJ"),
+        "something JWT-shaped was logged"
+    );
+    // Nor the refresh token, nor anything else the cache keeps secret.
+    let cache: Value =
+        serde_json::from_slice(&app_engine(&machine, &idp).cache().serialize()).unwrap();
+    let mut secrets = vec![];
+    let mut pending = vec![&cache];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(secret) if key == "secret" => secrets.push(secret.to_owned()),
+                        _ => pending.push(value),
+                    }
+                }
+            }
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    assert!(secrets.len() >= 2, "the cache's tokens: {}", secrets.len());
+    for secret in &secrets {
+        assert!(
+            !verbose.stderr.contains(secret.as_str()),
+            "a cached secret was logged"
+        );
+    }
+    let info = machine.run(&["-v", "accounts"]).await.succeeded();
+    assert!(!info.stderr.contains("DEBUG"), "{}", info.stderr);
+}
+
 /// Issue 20, point 9: `--tenant` gets a guest's token from the tenant that invited it, with
 /// the home sign-in's refresh token, and `accounts` lists both tenants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
