@@ -24,9 +24,13 @@ async function busy(label, work, cancellable = false) {
   $("busy").hidden = false;
   $("busy-cancel").hidden = !cancellable;
   document.body.classList.add("is-busy");
+  const focused = document.activeElement;
   for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
     button.disabled = true;
   }
+  // A disabled button loses the keyboard focus to the page: give it to what the user can act
+  // on now (Cancel), or to the status that says what is happening.
+  if (focused?.disabled) (cancellable ? $("busy-cancel") : $("busy-label")).focus();
   try {
     return await work();
   } finally {
@@ -38,8 +42,25 @@ async function busy(label, work, cancellable = false) {
       for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
         button.disabled = false;
       }
+      // Back where it was, unless that went away (the screens swapped meanwhile).
+      if (lostFocus() && isShown(focused)) focused.focus();
     }
   }
+}
+
+/** Whether the focus is nowhere useful: on the page itself, the busy status, or hidden. */
+function lostFocus() {
+  const at = document.activeElement;
+  return !at || at === document.body || at.closest("#busy") !== null || !isShown(at);
+}
+
+function isShown(element) {
+  return Boolean(element?.isConnected && element.getClientRects().length && !element.disabled);
+}
+
+/** A screen appeared in place of another: its heading takes a focus that had nowhere to go. */
+function focusScreen(heading) {
+  if (lostFocus()) heading.focus();
 }
 
 // ---- errors as banners: what happened, the provider's code, and the action that fixes it ----
@@ -151,6 +172,7 @@ async function showProfile(interaction) {
   if (photo) $("profile-photo").src = photo;
   $("signed-in").hidden = false;
   $("signed-out").hidden = true;
+  focusScreen($("profile-name"));
   // The first profile on screen: scripts/perf times the app's cold start up to this mark.
   if (!performance.getEntriesByName("profile-shown").length) performance.mark("profile-shown");
   await showTokenStatus();
@@ -194,6 +216,7 @@ function showSignedOut() {
   $("token-panel").hidden = true;
   $("signed-out").hidden = false;
   lastStatus = null;
+  focusScreen($("welcome-title"));
 }
 
 /** Shows whatever is true now: the active account's profile, or the signed-out screen. */
