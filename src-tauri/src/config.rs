@@ -3,27 +3,13 @@
 //! user's changes go into the same `settings.json` through its one writer
 //! (`tessera_host::settings::update_settings_file`), which the CLI uses too.
 
-use std::path::PathBuf;
-
 use serde_json::{Map, Value};
-use tessera_config::Resolved;
 use tessera_host::settings::{read_settings_file, update_settings_file};
 pub use tessera_host::settings::{resolve_environment, resolve_file};
 pub use tessera_host::storage::{Storage, StorageStatus};
 
 use crate::error::CommandError;
 use crate::state::AppState;
-
-/// What the app starts with.
-#[derive(Debug)]
-pub struct Startup {
-    /// The settings in effect.
-    pub resolved: Resolved,
-    /// The store file the user's settings live in.
-    pub settings_file: PathBuf,
-    /// Where tokens are kept.
-    pub storage: Storage,
-}
 
 /// Applies the user's `changes` (refused whole if any is managed or invalid) and saves them.
 pub fn change_settings(state: &AppState, changes: &Map<String, Value>) -> Result<(), CommandError> {

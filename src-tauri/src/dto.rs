@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use tessera_config::{InteractionMode, Source};
 
-use crate::config::StorageStatus;
+use tessera_host::storage::StorageStatus;
 
 /// What the About box and `tessera --version` show.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

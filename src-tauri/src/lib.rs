@@ -24,8 +24,8 @@ pub use dto::About;
 pub use error::CommandError;
 pub use state::AppState;
 
-use config::Startup;
 use provider::{Provider, ProviderChoice};
+use state::Startup;
 use tauri::Manager;
 
 /// Adds the shell's commands, plugins and state to a builder.

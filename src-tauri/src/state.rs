@@ -5,12 +5,23 @@ use std::sync::Mutex;
 
 use tessera_auth::PublicClientApplication;
 use tessera_config::{Resolved, Settings};
+use tessera_host::storage::Storage;
 use tokio::sync::watch;
 
-use crate::config::{Startup, Storage};
 use crate::dto::TokenStatus;
 use crate::error::CommandError;
 use crate::provider::Provider;
+
+/// What the app starts with.
+#[derive(Debug)]
+pub struct Startup {
+    /// The settings in effect.
+    pub resolved: Resolved,
+    /// The file the user's settings live in.
+    pub settings_file: PathBuf,
+    /// Where tokens are kept.
+    pub storage: Storage,
+}
 
 /// Everything the commands share, managed once by Tauri.
 #[derive(Debug)]

@@ -49,7 +49,7 @@ pub(crate) fn build_with(
     let settings_file = dir.join("settings.json");
     let resolved = crate::config::resolve_file(&settings_file, |_| None, policy)
         .expect("test settings resolve");
-    let startup = crate::config::Startup {
+    let startup = crate::state::Startup {
         resolved,
         settings_file,
         storage: crate::config::Storage::open_with(&dir.join("cache"), keys),

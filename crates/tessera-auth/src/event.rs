@@ -1,11 +1,25 @@
 //! Engine events on a broadcast channel, so a UI can follow (MSAL's events API). Events carry
 //! no secret: accounts, sources, error kinds and correlation ids only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::application::TokenSource;
 use crate::cache::Account;
 use crate::error::Classification;
+
+/// Where a token came from, in results and in events (here, so that events need nothing of
+/// the application that emits them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The cache: no network.
+    Cache,
+    /// A refresh-token redemption.
+    RefreshToken,
+    /// A `prompt=none` request through the silent agent.
+    SilentSso,
+    /// An interactive sign-in.
+    Interactive,
+}
 
 /// What kind of interaction is under way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,12 +4,12 @@
 //! ([`tessera_auth::authority::Authority`]); the defaults that follow from it (the redirect
 //! URI, Graph) are made here.
 
-use std::net::IpAddr;
-
 use tessera_auth::authority::{Authority, AuthorityType};
 use url::Url;
 
 use crate::settings::Settings;
+pub use crate::urls::BadUrl;
+pub(crate) use crate::urls::{is_loopback, parse_redirect_uri, parse_url};
 
 /// Microsoft Entra ID's multi-tenant authority, used when only a client id is set.
 pub const ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com/common";
@@ -66,15 +66,8 @@ impl Endpoints {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A value that is not an absolute URL.
-    #[error("{name} is not a valid URL ({value:?}): {reason}")]
-    BadUrl {
-        /// The variable.
-        name: &'static str,
-        /// What it held.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
+    #[error(transparent)]
+    BadUrl(#[from] BadUrl),
     /// A remote provider without a client id of its own.
     #[error("a client id is required with a non-local authority ({0}): register an app and set its client id (TESSERA_CLIENT_ID or the clientId setting)")]
     ClientIdRequired(String),
@@ -146,58 +139,15 @@ impl ProviderChoice {
 }
 
 fn bad(name: &'static str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::BadUrl {
+    ConfigError::BadUrl(BadUrl {
         name,
         value: value.to_owned(),
         reason: reason.to_owned(),
-    }
+    })
 }
 
 fn native_client_redirect_uri() -> Url {
     Url::parse(NATIVE_CLIENT_REDIRECT_URI).expect("a constant, valid URL")
-}
-
-/// A redirect URI the sign-in window can intercept: `https`, loopback `http`, or a private-use
-/// scheme (RFC 8252 §7.1, `msal{client_id}://auth`); never a scheme a page could abuse.
-pub(crate) fn parse_redirect_uri(name: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| bad(name, value, &e.to_string()))?;
-    match url.scheme() {
-        "https" | "http" => parse_url(name, value),
-        "javascript" | "data" | "file" | "about" | "blob" | "ws" | "wss" | "ftp" => Err(bad(
-            name,
-            value,
-            &format!("the {} scheme cannot be a redirect URI", url.scheme()),
-        )),
-        _ => Ok(url),
-    }
-}
-
-/// An absolute `https` URL, or `http` on a loopback host (RFC 8252 §8.3).
-pub(crate) fn parse_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| bad(name, value, &e.to_string()))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(bad(
-            name,
-            value,
-            "plain http is allowed for loopback hosts only",
-        )),
-        other => Err(bad(
-            name,
-            value,
-            &format!("the scheme must be https, not {other}"),
-        )),
-    }
-}
-
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]
@@ -211,19 +161,11 @@ mod tests {
         let mut s = Settings::default();
         for (name, value) in settings {
             s.set_field(name, &serde_json::json!(value))
-                .map_err(|reason| ConfigError::BadUrl {
-                    name: "setting",
-                    value: value.to_string(),
-                    reason,
-                })?;
+                .map_err(|reason| bad("setting", value, &reason))?;
         }
         for (name, value) in vars {
             s.set_field(name, &serde_json::json!(value))
-                .map_err(|reason| ConfigError::BadUrl {
-                    name: "setting",
-                    value: value.to_string(),
-                    reason,
-                })?;
+                .map_err(|reason| bad("setting", value, &reason))?;
         }
         ProviderChoice::from_settings(&s)
     }

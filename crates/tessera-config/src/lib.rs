@@ -16,6 +16,7 @@
 pub mod endpoints;
 pub mod policy;
 pub mod settings;
+mod urls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::endpoints;
+use crate::urls;
 
 /// How an interactive sign-in is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -264,7 +264,7 @@ impl Settings {
     pub fn validate_field(&self, name: &str) -> Result<(), String> {
         match name {
             "authority" => match &self.authority {
-                Some(authority) => endpoints::parse_url("authority", authority)
+                Some(authority) => urls::parse_url("authority", authority)
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 None => Ok(()),
@@ -297,14 +297,14 @@ impl Settings {
                 _ => Ok(()),
             },
             "redirectUri" => match &self.redirect_uri {
-                Some(uri) => endpoints::parse_redirect_uri("redirectUri", uri)
+                Some(uri) => urls::parse_redirect_uri("redirectUri", uri)
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 None => Ok(()),
             },
             "redirectPort" => Ok(()),
             "graphUrl" => match &self.graph_url {
-                Some(url) => endpoints::parse_url("graphUrl", url)
+                Some(url) => urls::parse_url("graphUrl", url)
                     .map(drop)
                     .map_err(|e| e.to_string()),
                 None => Ok(()),

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::behaviour::{ClaimsParameter, RedirectUriMatching};
 use crate::ids::random_token;
-use crate::oauth_error::OAuthError;
+use crate::oauth_error::{consent_required_error, mfa_required_error, scope_error, OAuthError};
 use crate::pages;
 use crate::scopes::{Permission, ScopeError, Scopes};
 use crate::state::{
@@ -233,7 +233,7 @@ fn advance(idp: &Idp, tx_id: &str) -> Response {
         Step::Credentials => {
             // An opaque login_hint claim stands for its user's name on the form.
             let hint = tx.request.login_hint.clone().unwrap_or_default();
-            let hint = crate::token::login_hint_oid(&hint)
+            let hint = crate::hints::login_hint_oid(&hint)
                 .and_then(|oid| idp.seed.user_by_oid(&oid).map(|u| u.username.clone()))
                 .unwrap_or(hint);
             pages::login(
@@ -294,7 +294,7 @@ fn advance(idp: &Idp, tx_id: &str) -> Response {
                     if let Some(oid) = &tx.user {
                         params.push((
                             "client_info",
-                            crate::token::client_info(oid, &idp.seed.tenant.id),
+                            crate::hints::client_info(oid, &idp.seed.tenant.id),
                         ));
                     }
                 }
@@ -341,7 +341,7 @@ fn next_step(idp: &Idp, store: &mut Store, tx: &mut Transaction) -> Step {
             tx.user = Some(user.oid.clone());
         } else if let Some(hint) = &tx.request.login_hint {
             // A username, or the opaque `login_hint` claim of an earlier ID token.
-            let claimed = crate::token::login_hint_oid(hint);
+            let claimed = crate::hints::login_hint_oid(hint);
             let hinted = signed_in.iter().find(|u| {
                 claimed.as_deref() == Some(u.oid.as_str())
                     || idp
@@ -760,17 +760,6 @@ fn validate(
     })
 }
 
-/// A scope error as an OAuth error.
-pub fn scope_error(error: &'static str, e: &ScopeError) -> OAuthError {
-    let text = e.to_string();
-    let (code, description) = text
-        .strip_prefix("AADSTS")
-        .and_then(|rest| rest.split_once(": "))
-        .map(|(code, d)| (code.parse().unwrap_or(70011), d.to_owned()))
-        .unwrap_or((70011, text.clone()));
-    OAuthError::new(StatusCode::BAD_REQUEST, error, code, &description)
-}
-
 /// Whether `candidate` is one of `registered`, as this provider matches them
 /// ([`RedirectUriMatching`]).
 pub fn redirect_uri_matches(idp: &Idp, registered: &[String], candidate: &str) -> bool {
@@ -799,34 +788,6 @@ pub fn redirect_uri_registered(registered: &[String], candidate: &str) -> bool {
             && reg.path() == wanted.path()
             && reg.query() == wanted.query()
     })
-}
-
-/// AADSTS65001 with `suberror=consent_required`.
-pub fn consent_required_error(idp: &Idp, client_id: &str) -> OAuthError {
-    let name = idp
-        .seed
-        .client(client_id)
-        .map(|c| c.display_name.clone())
-        .unwrap_or_default();
-    OAuthError::new(
-        StatusCode::BAD_REQUEST,
-        "consent_required",
-        65001,
-        &format!("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource."),
-    )
-    .with_suberror("consent_required")
-}
-
-/// AADSTS50076 with `suberror=basic_action`: MFA needed.
-pub fn mfa_required_error(resource: &str) -> OAuthError {
-    OAuthError::new(
-        StatusCode::BAD_REQUEST,
-        "interaction_required",
-        50076,
-        &format!("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."),
-    )
-    .with_suberror("basic_action")
-    .with_claims(r#"{"access_token":{"capolids":{"essential":true,"values":["4e5bb2e4-2d7c-4ba6-8c53-1e2f2a4c7d90"]}}}"#.into())
 }
 
 #[cfg(test)]

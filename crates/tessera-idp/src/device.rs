@@ -16,15 +16,16 @@ use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+
 use serde_json::json;
 
-use crate::authorize::scope_error;
 use crate::ids::random_token;
+use crate::oauth_error::scope_error;
 use crate::oauth_error::{no_store, OAuthError};
 use crate::pages;
 use crate::scopes::{Permission, Scopes};
 use crate::state::{secret_key, Flavor, Idp, Store};
+pub use crate::state::{DeviceGrant, DeviceStatus};
 
 /// How long a device code stays usable (Entra: 15 minutes).
 const DEVICE_CODE_SECONDS: i64 = 900;
@@ -32,63 +33,6 @@ const DEVICE_CODE_SECONDS: i64 = 900;
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 /// Letters that cannot be mistaken for one another when typed from another screen.
 const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ23456789";
-
-/// The device flow's settings; the control API changes them.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct DeviceSettings {
-    /// Whether the provider offers the grant (and advertises its endpoint).
-    pub enabled: bool,
-    /// The polling interval handed out, in seconds (Entra: 5).
-    pub interval: u64,
-    /// Answer this many of the next polls with `slow_down`, whatever their pace.
-    pub slow_down: u32,
-}
-
-impl Default for DeviceSettings {
-    fn default() -> Self {
-        DeviceSettings {
-            enabled: true,
-            interval: 5,
-            slow_down: 0,
-        }
-    }
-}
-
-/// Where one device code stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceStatus {
-    /// The user has not finished signing in.
-    Pending,
-    /// Signed in: this authorization code stands for the grant.
-    Approved(String),
-    /// The user refused (cancelled consent).
-    Declined,
-}
-
-/// An issued device code, kept under its [`secret_key`].
-#[derive(Debug, Clone)]
-pub struct DeviceGrant {
-    /// Who may poll for it.
-    pub client_id: String,
-    /// The tenant path it was requested on.
-    pub tenant: String,
-    /// What the user types, normalised (upper case, no separators).
-    pub user_code: String,
-    /// `state` of the authorize request that completes it.
-    pub handle: String,
-    /// Permissions requested.
-    pub permissions: std::collections::BTreeSet<Permission>,
-    /// The `claims` request, if any.
-    pub claims: Option<serde_json::Value>,
-    /// When it stops being usable.
-    pub expires_at: i64,
-    /// The interval the client must keep, grown by each `slow_down`.
-    pub interval: Duration,
-    /// When the client last polled.
-    pub last_poll: Option<Instant>,
-    /// Whether the user finished.
-    pub status: DeviceStatus,
-}
 
 fn normalise_user_code(code: &str) -> String {
     code.chars()

@@ -131,3 +131,28 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     drop(file);
     std::fs::rename(&temporary, path)
 }
+
+impl Idp {
+    // Here rather than in `state`, so that the state knows nothing of how it is kept.
+    /// Writes the state file if the kept state changed since the last write. A failure is
+    /// logged: the provider keeps working from memory.
+    pub fn persist_if_changed(&self) {
+        let Some(path) = &self.state_file else {
+            return;
+        };
+        let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+        let outcome = Durable::snapshot(self).and_then(|bytes| {
+            if bytes != *saved {
+                write(path, &bytes).map_err(|e| e.to_string())?;
+                *saved = bytes;
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            eprintln!(
+                "tessera-idp: cannot save its state to {}: {e}",
+                path.display()
+            );
+        }
+    }
+}

@@ -49,7 +49,7 @@ pub async fn logout(idp: Arc<Idp>, headers: HeaderMap, query: HashMap<String, St
     let hinted = match idp.flavor {
         Flavor::Entra => query
             .get("logout_hint")
-            .and_then(|hint| crate::token::login_hint_oid(hint)),
+            .and_then(|hint| crate::hints::login_hint_oid(hint)),
         Flavor::Oidc => query
             .get("id_token_hint")
             .and_then(|hint| idp.keyset().verify(hint).ok())

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::clock::entra_timestamp;
 use crate::ids::guid;
+use crate::scopes::ScopeError;
 use crate::state::{Flavor, Idp};
 
 /// One OAuth error.
@@ -141,4 +142,43 @@ impl OAuthError {
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// A scope error as an OAuth error.
+pub fn scope_error(error: &'static str, e: &ScopeError) -> OAuthError {
+    let text = e.to_string();
+    let (code, description) = text
+        .strip_prefix("AADSTS")
+        .and_then(|rest| rest.split_once(": "))
+        .map(|(code, d)| (code.parse().unwrap_or(70011), d.to_owned()))
+        .unwrap_or((70011, text.clone()));
+    OAuthError::new(StatusCode::BAD_REQUEST, error, code, &description)
+}
+
+/// AADSTS65001 with `suberror=consent_required`.
+pub fn consent_required_error(idp: &Idp, client_id: &str) -> OAuthError {
+    let name = idp
+        .seed
+        .client(client_id)
+        .map(|c| c.display_name.clone())
+        .unwrap_or_default();
+    OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        "consent_required",
+        65001,
+        &format!("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource."),
+    )
+    .with_suberror("consent_required")
+}
+
+/// AADSTS50076 with `suberror=basic_action`: MFA needed.
+pub fn mfa_required_error(resource: &str) -> OAuthError {
+    OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        "interaction_required",
+        50076,
+        &format!("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."),
+    )
+    .with_suberror("basic_action")
+    .with_claims(r#"{"access_token":{"capolids":{"essential":true,"values":["4e5bb2e4-2d7c-4ba6-8c53-1e2f2a4c7d90"]}}}"#.into())
 }

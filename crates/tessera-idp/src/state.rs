@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -239,9 +240,9 @@ pub struct Store {
     /// Last issued refresh-token sequence number.
     pub sequence: u64,
     /// The device flow's settings.
-    pub device: crate::device::DeviceSettings,
+    pub device: DeviceSettings,
     /// Device codes handed out, by [`secret_key`].
-    pub device_codes: HashMap<String, crate::device::DeviceGrant>,
+    pub device_codes: HashMap<String, DeviceGrant>,
     /// Opaque access tokens handed out, by [`secret_key`], with the claims they stand for.
     pub opaque_tokens: HashMap<String, serde_json::Value>,
 }
@@ -283,7 +284,7 @@ pub struct Idp {
     /// Where the state is kept across restarts, if anywhere (see `durable`).
     pub state_file: Option<std::path::PathBuf>,
     /// What was last written there.
-    saved: Mutex<Vec<u8>>,
+    pub(crate) saved: Mutex<Vec<u8>>,
     /// Every secret issued or received (codes, PKCE verifiers, device codes, tokens), when the
     /// starter asked for them (`IdpOptions::record_secrets`): tests scan logs for them.
     pub ledger: Option<std::sync::Arc<Mutex<Vec<String>>>>,
@@ -333,28 +334,6 @@ impl Idp {
         })
     }
 
-    /// Writes the state file if the kept state changed since the last write. A failure is
-    /// logged: the provider keeps working from memory.
-    pub fn persist_if_changed(&self) {
-        let Some(path) = &self.state_file else {
-            return;
-        };
-        let mut saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
-        let outcome = crate::durable::Durable::snapshot(self).and_then(|bytes| {
-            if bytes != *saved {
-                crate::durable::write(path, &bytes).map_err(|e| e.to_string())?;
-                *saved = bytes;
-            }
-            Ok(())
-        });
-        if let Err(e) = outcome {
-            eprintln!(
-                "tessera-idp: cannot save its state to {}: {e}",
-                path.display()
-            );
-        }
-    }
-
     /// Locks the state. A panic while locked cannot leave it half-updated in a way that
     /// matters to an emulator, so poisoning is ignored.
     pub fn store(&self) -> MutexGuard<'_, Store> {
@@ -391,4 +370,61 @@ impl Idp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path.trim_start_matches('/'))
     }
+}
+
+/// The device flow's settings; the control API changes them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct DeviceSettings {
+    /// Whether the provider offers the grant (and advertises its endpoint).
+    pub enabled: bool,
+    /// The polling interval handed out, in seconds (Entra: 5).
+    pub interval: u64,
+    /// Answer this many of the next polls with `slow_down`, whatever their pace.
+    pub slow_down: u32,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        DeviceSettings {
+            enabled: true,
+            interval: 5,
+            slow_down: 0,
+        }
+    }
+}
+
+/// Where one device code stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// The user has not finished signing in.
+    Pending,
+    /// Signed in: this authorization code stands for the grant.
+    Approved(String),
+    /// The user refused (cancelled consent).
+    Declined,
+}
+
+/// An issued device code, kept under its [`secret_key`] (the device flow, `device`).
+#[derive(Debug, Clone)]
+pub struct DeviceGrant {
+    /// Who may poll for it.
+    pub client_id: String,
+    /// The tenant path it was requested on.
+    pub tenant: String,
+    /// What the user types, normalised (upper case, no separators).
+    pub user_code: String,
+    /// `state` of the authorize request that completes it.
+    pub handle: String,
+    /// Permissions requested.
+    pub permissions: std::collections::BTreeSet<Permission>,
+    /// The `claims` request, if any.
+    pub claims: Option<serde_json::Value>,
+    /// When it stops being usable.
+    pub expires_at: i64,
+    /// The interval the client must keep, grown by each `slow_down`.
+    pub interval: Duration,
+    /// When the client last polled.
+    pub last_poll: Option<Instant>,
+    /// Whether the user finished.
+    pub status: DeviceStatus,
 }

@@ -13,13 +13,15 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::authorize::{consent_required_error, mfa_required_error, scope_error};
 use crate::behaviour::{
     AccessTokenFormat, AudienceShape, ProfileClaims, RefreshResponse, RefreshTokenReuse,
     UnknownRefreshToken,
 };
+use crate::hints::{client_info, login_hint};
 use crate::ids::random_token;
-use crate::oauth_error::{no_store, OAuthError};
+use crate::oauth_error::{
+    consent_required_error, mfa_required_error, no_store, scope_error, OAuthError,
+};
 use crate::scopes::{Permission, Scopes, GRAPH_APP_ID, GRAPH_RESOURCE};
 use crate::seed::User;
 use crate::state::{secret_key, Flavor, Idp, RefreshGrant, Store};
@@ -603,24 +605,6 @@ fn issue(
 
 /// The other audience of [`AudienceShape::ArrayWithAzp`] ID tokens.
 const SECOND_AUDIENCE: &str = "https://api.tessera.test";
-
-/// Entra's `client_info`: `{uid, utid}` as base64url JSON.
-pub fn client_info(oid: &str, tid: &str) -> String {
-    let info = json!({ "uid": oid, "utid": tid });
-    URL_SAFE_NO_PAD.encode(info.to_string())
-}
-
-/// The opaque `login_hint` claim of a user: what it names is the provider's business.
-pub fn login_hint(oid: &str, tid: &str, username: &str) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "oid": oid, "tid": tid, "upn": username }).to_string())
-}
-
-/// The object id a `login_hint` claim names, when it is one of ours.
-pub fn login_hint_oid(hint: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(hint).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    value["oid"].as_str().map(str::to_owned)
-}
 
 impl OAuthError {
     /// At the token endpoint Entra reports missing consent as `invalid_grant` (the authorize

@@ -26,10 +26,10 @@ mod storage;
 mod token_endpoint;
 mod types;
 
+pub use crate::event::TokenSource;
 pub use device_code::{DeviceCodeInfo, DeviceCodeRequest};
 pub use types::{
     AuthenticationResult, CacheLookupPolicy, Config, InteractiveRequest, Prompt, SilentRequest,
-    TokenSource,
 };
 
 /// How long provider metadata is trusted before it is fetched again, in seconds.

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::authority::AuthorityType;
 use crate::cache::Account;
+use crate::event::TokenSource;
 use crate::http::HttpConfig;
 use crate::id_token::IdTokenClaims;
 use crate::secret::AccessToken;
@@ -52,20 +51,6 @@ impl Config {
             refresh_token_refusals: vec![],
         }
     }
-}
-
-/// Where a token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenSource {
-    /// The cache: no network.
-    Cache,
-    /// A refresh-token redemption.
-    RefreshToken,
-    /// A `prompt=none` request through the silent agent.
-    SilentSso,
-    /// An interactive sign-in.
-    Interactive,
 }
 
 /// A token and what is known about it.

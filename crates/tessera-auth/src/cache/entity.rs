@@ -130,17 +130,14 @@ pub(crate) fn encode(data: &CacheData) -> Vec<u8> {
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
-/// Reads a blob, and files every entry under the key this build gives it: caches written
-/// before tokens were kept per resource, or under a cloud's other host name, read the same.
+/// Reads a blob as it was written (the caller files its entries under this build's keys).
 pub(crate) fn decode(blob: &[u8]) -> Result<CacheData, CacheError> {
     let envelope: Envelope = serde_json::from_slice(blob)
         .map_err(|e| CacheError::Corrupt(format!("line {}, column {}", e.line(), e.column())))?;
     if envelope.version != CACHE_FORMAT_VERSION {
         return Err(CacheError::UnsupportedVersion(envelope.version));
     }
-    let mut data = envelope
+    envelope
         .data
-        .ok_or_else(|| CacheError::Corrupt("no data".into()))?;
-    super::key::rekey(&mut data);
-    Ok(data)
+        .ok_or_else(|| CacheError::Corrupt("no data".into()))
 }

@@ -22,7 +22,15 @@ pub use entity::{Account, CacheError, TenantProfile, CACHE_FORMAT_VERSION};
 pub use key::OIDC_SCOPES;
 pub(crate) use key::{covers, normalize_scope, resource_of, resource_slice};
 
-use entity::{decode, encode, CacheData};
+use entity::{encode, CacheData};
+
+/// Reads a blob, and files every entry under the key this build gives it: caches written
+/// before tokens were kept per resource, or under a cloud's other host name, read the same.
+fn decode(blob: &[u8]) -> Result<CacheData, CacheError> {
+    let mut data = entity::decode(blob)?;
+    key::rekey(&mut data);
+    Ok(data)
+}
 use key::{access_key, account_key, refresh_key, token_key, with_key_buffer, write_key_parts};
 
 /// The in-memory token cache.
