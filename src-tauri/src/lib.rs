@@ -133,8 +133,11 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
 
 /// The app's log (the engine's `log` lines included): a file in the app's log folder
 /// (`~/.local/share/dev.tessera.desktop/logs/` on Linux), rotated at 1 MB with the last five
-/// kept, and standard error; the level is the `logLevel` setting. Registered by the app only:
-/// the global logger is set once per process, and tests build many apps in one.
+/// kept, and standard error; the level is the `logLevel` setting for Tessera's own crates.
+/// Other libraries log warnings and errors only, whatever the level: what they trace is not
+/// ours to vouch for (a webview library may trace the URLs it navigates to, and the redirect
+/// carries the authorization code). Registered by the app only: the global logger is set
+/// once per process, and tests build many apps in one.
 fn log_plugin<R: tauri::Runtime>(level: tessera_config::LogLevel) -> tauri::plugin::TauriPlugin<R> {
     use tauri_plugin_log::{RotationStrategy, Target, TargetKind};
     tauri_plugin_log::Builder::new()
@@ -146,6 +149,9 @@ fn log_plugin<R: tauri::Runtime>(level: tessera_config::LogLevel) -> tauri::plug
         .rotation_strategy(RotationStrategy::KeepSome(5))
         .max_file_size(1_000_000)
         .level(level.filter())
+        .filter(|record| {
+            record.target().starts_with("tessera") || record.level() <= log::Level::Warn
+        })
         .build()
 }
 

@@ -33,7 +33,7 @@ pub enum LogLevel {
     Info,
     /// And why (each step of the silent chain). Still no secret: the engine redacts them.
     Debug,
-    /// Everything, the HTTP stack's own lines included.
+    /// Everything Tessera's crates say (other libraries stay at warnings in the app's log).
     Trace,
 }
 

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use super::{PublicClientApplication, METADATA_MAX_AGE};
-use crate::authority::is_guid;
-use crate::authority::{Jwks, Metadata};
+use crate::authority::{is_guid, Jwks, Metadata};
 use crate::cache::{Account, OIDC_SCOPES};
 use crate::error::{Error, Result};
 use crate::request;
