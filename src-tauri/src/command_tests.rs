@@ -103,24 +103,8 @@ fn signed_out_the_commands_say_so_without_opening_anything() {
 
 /// Every `"secret"` string in the engine's cache (access, refresh and ID tokens), as it is now.
 fn cached_secrets(app: &tauri::App<MockRuntime>) -> Vec<String> {
-    fn walk(value: &Value, found: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, value) in map {
-                    match (key.as_str(), value) {
-                        ("secret", Value::String(secret)) => found.push(secret.clone()),
-                        _ => walk(value, found),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
-            _ => {}
-        }
-    }
     let blob = app.state::<AppState>().auth.cache().serialize();
-    let mut found = Vec::new();
-    walk(&serde_json::from_slice(&blob).unwrap(), &mut found);
-    found
+    tessera_test_support::secrets_in(&serde_json::from_slice(&blob).unwrap())
 }
 
 #[test]

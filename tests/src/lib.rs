@@ -976,24 +976,7 @@ pub fn cached_secrets(cache_file: &Path) -> Vec<String> {
     let sealed = std::fs::read(cache_file).expect("the cache file");
     let blob = tessera_vault::unseal(&key, &sealed).expect("the keyring's key opens the cache");
     let cache: Value = serde_json::from_slice(&blob).expect("a JSON cache inside");
-    let mut found = vec![];
-    collect_secrets(&cache, &mut found);
-    found
-}
-
-fn collect_secrets(value: &Value, found: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("secret", Value::String(secret)) => found.push(secret.clone()),
-                    _ => collect_secrets(value, found),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|item| collect_secrets(item, found)),
-        _ => {}
-    }
+    tessera_test_support::secrets_in(&cache)
 }
 
 /// The app's log files under an XDG home (`…/dev.tessera.desktop/logs/*.log`), with their text.

@@ -76,6 +76,21 @@ async fn focused(app: &App) -> String {
         .to_owned()
 }
 
+/// Focuses the button `id` as a keyboard user would have, and presses it.
+async fn press(app: &App, id: &str) {
+    app.client
+        .execute(&format!("document.getElementById('{id}').focus();"), vec![])
+        .await
+        .unwrap();
+    app.client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn wait_for_focus(app: &App, accept: impl Fn(&str) -> bool, what: &str) -> String {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -105,12 +120,7 @@ async fn every_screen_passes_axe_core_and_the_focus_follows_the_screens() {
 
     // Signing in from the keyboard: the focused button is disabled while the popup is open,
     // and the focus goes to what can be acted on (Cancel), then to the signed-in screen.
-    let sign_in = app.client.find(Locator::Css("#sign-in")).await.unwrap();
-    app.client
-        .execute("document.getElementById('sign-in').focus();", vec![])
-        .await
-        .unwrap();
-    sign_in.click().await.unwrap();
+    press(&app, "sign-in").await;
     wait_for_focus(
         &app,
         |id| id == "busy-cancel",
@@ -138,13 +148,7 @@ async fn every_screen_passes_axe_core_and_the_focus_follows_the_screens() {
         )
         .await
         .unwrap();
-    app.client
-        .find(Locator::Css("#get-token-silently"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&app, "get-token-silently").await;
     wait_for_focus(&app, |id| id == "get-token-silently", "the button again").await;
 
     // An error banner: a tenant that does not exist.
@@ -163,17 +167,7 @@ async fn every_screen_passes_axe_core_and_the_focus_follows_the_screens() {
     // Signed out: the focus goes to the signed-out screen's heading.
     let status = app.invoke("accounts", json!({})).await.unwrap();
     assert_eq!(status.as_array().unwrap().len(), 1);
-    app.client
-        .execute("document.getElementById('sign-out').focus();", vec![])
-        .await
-        .unwrap();
-    app.client
-        .find(Locator::Css("#sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(&app, "sign-out").await;
     app.wait_for_text("#sign-in", WAIT, |t| t == "Sign in")
         .await;
     wait_for_focus(

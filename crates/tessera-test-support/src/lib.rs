@@ -24,6 +24,28 @@ pub use agents::ScriptedBrowser;
 
 use std::path::{Path, PathBuf};
 
+/// Every `"secret"` string in a serialised token cache (its access, refresh and ID tokens): what
+/// a test then looks for where no secret may be (logs, command results, events).
+pub fn secrets_in(cache: &serde_json::Value) -> Vec<String> {
+    let mut found = vec![];
+    let mut pending = vec![cache];
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(secret) if key == "secret" => found.push(secret.to_owned()),
+                        _ => pending.push(value),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    found
+}
+
 /// A binary of this workspace, beside the running test's own target folder (tests run from
 /// `<target>/<profile>/deps/<name>-<hash>`). Fails the test, saying how to build it, when it
 /// is not there: a test that needs a program must not pass without it.

@@ -274,22 +274,7 @@ async fn verbose_runs_say_what_the_engine_does_and_print_no_token() {
     // Nor the refresh token, nor anything else the cache keeps secret.
     let cache: Value =
         serde_json::from_slice(&app_engine(&machine, &idp).cache().serialize()).unwrap();
-    let mut secrets = vec![];
-    let mut pending = vec![&cache];
-    while let Some(value) = pending.pop() {
-        match value {
-            Value::Object(map) => {
-                for (key, value) in map {
-                    match value.as_str() {
-                        Some(secret) if key == "secret" => secrets.push(secret.to_owned()),
-                        _ => pending.push(value),
-                    }
-                }
-            }
-            Value::Array(items) => pending.extend(items),
-            _ => {}
-        }
-    }
+    let secrets = tessera_test_support::secrets_in(&cache);
     assert!(secrets.len() >= 2, "the cache's tokens: {}", secrets.len());
     for secret in &secrets {
         assert!(
