@@ -85,7 +85,9 @@ impl PublicClientApplication {
     /// the request or the configured Entra authority names, or the account's home tenant for
     /// `common`, `organizations` and `consumers` (Entra signs a user in to their home tenant
     /// there) and for other providers. A tenant named by its domain is known by its id only
-    /// once its metadata says which (its issuer, `https://{host}/{tid}/v2.0`).
+    /// once its metadata says which (its issuer, `https://{host}/{tid}/v2.0`); when the
+    /// provider cannot say (offline), the home tenant's, which is the domain's for a member:
+    /// a cached token must not need the network.
     pub(super) async fn token_realm(
         &self,
         tenant: Option<&str>,
@@ -107,7 +109,9 @@ impl PublicClientApplication {
         if !segment.contains('.') {
             return Ok(account.realm.clone());
         }
-        let metadata = self.metadata_for(tenant).await?;
+        let Ok(metadata) = self.metadata_for(tenant).await else {
+            return Ok(account.realm.clone());
+        };
         Ok(url::Url::parse(&metadata.issuer)
             .ok()
             .and_then(|issuer| {

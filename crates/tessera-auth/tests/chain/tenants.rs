@@ -111,6 +111,51 @@ async fn an_app_on_the_resource_tenants_authority_serves_a_guest_from_its_cache(
     }
 }
 
+/// An authority named by its domain needs discovery to know the tenant's id; a process started
+/// while the provider is unreachable still serves a member's cached token (a cache hit never
+/// needs the network), and says what failed only when it has to go there.
+#[tokio::test]
+async fn with_a_domain_authority_a_cached_token_needs_no_network() {
+    let w = world(Flavor::Entra, &[]).await;
+    let authority = w.idp.tenant_authority("tessera.test").to_string();
+    let store = Arc::new(super::persistence::SharedStore::default());
+    let process = || {
+        let mut config = Config::new(DEFAULT_CLIENT_ID, &authority);
+        config.default_scopes = vec!["User.Read".into()];
+        config.http = w.net.clone();
+        PublicClientApplication::builder(config)
+            .clock(w.clock.clone())
+            .persistence(Arc::new(super::persistence::view(&store)))
+            .build()
+            .unwrap()
+    };
+    let first = process()
+        .acquire_token_interactive(
+            InteractiveRequest::default(),
+            &w.browser("ada@tessera.test"),
+        )
+        .await
+        .unwrap();
+    w.control(
+        "faults",
+        json!({ "target": "discovery", "kind": "status", "status": 503, "count": 50 }),
+    )
+    .await;
+    let later = process();
+    let cached = from_cache(&later, &first.account).await;
+    assert_eq!(cached.access_token, first.access_token);
+    let forced = later
+        .acquire_token_silent(
+            SilentRequest {
+                force_refresh: true,
+                ..w.silent(&first.account)
+            },
+            None,
+        )
+        .await;
+    assert!(forced.is_err(), "the refresh needs discovery: {forced:?}");
+}
+
 /// A tenant that never invited the user refuses them (AADSTS50020); the home tenant's tokens
 /// and the refresh token stay.
 #[tokio::test]
