@@ -132,8 +132,8 @@ pub(crate) fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
+// Here rather than in `state`, so that the state knows nothing of how it is kept.
 impl Idp {
-    // Here rather than in `state`, so that the state knows nothing of how it is kept.
     /// Writes the state file if the kept state changed since the last write. A failure is
     /// logged: the provider keeps working from memory.
     pub fn persist_if_changed(&self) {
