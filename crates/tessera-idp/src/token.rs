@@ -369,6 +369,14 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
             OAuthError::invalid_grant(50034, "The user account does not exist in the directory.")
         })?
         .clone();
+    // Entra's refresh tokens are not bound to a tenant: one from the home tenant redeems at a
+    // tenant that invited the user (MSAL Python `_acquire_token_silent_by_finding_specific_refresh_token`:
+    // "AAD RTs are tenant-independent"), and the token is that tenant's. A tenant that did not
+    // invite the user refuses before anything is spent.
+    let directory = Directory {
+        tid: idp.directory_id(tenant).to_owned(),
+        oid: idp.object_id_in(tenant, &user)?,
+    };
     // Only a request that passed every check spends its grant: codes are single-use, and
     // refresh tokens rotate.
     match &grant.spends {
@@ -388,13 +396,6 @@ fn redeem(idp: &Idp, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<V
         }
     }
     let include_client_info = get("client_info") == Some("1");
-    // Entra's refresh tokens are not bound to a tenant: one from the home tenant redeems at a
-    // tenant that invited the user (MSAL Python `_acquire_token_silent_by_finding_specific_refresh_token`:
-    // "AAD RTs are tenant-independent"), and the token is that tenant's.
-    let directory = Directory {
-        tid: idp.directory_id(tenant).to_owned(),
-        oid: idp.object_id_in(tenant, &user)?,
-    };
     Ok(issue(
         idp,
         &mut store,
