@@ -76,8 +76,32 @@ async fn focused(app: &App) -> String {
         .to_owned()
 }
 
-/// Focuses the button `id` as a keyboard user would have, and presses it.
+/// Waits until the page's state says `condition` (a JavaScript expression).
+async fn wait_until(app: &App, condition: &str, what: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let holds = app
+            .client
+            .execute(&format!("return Boolean({condition});"), vec![])
+            .await
+            .unwrap();
+        if holds == Value::Bool(true) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Focuses the button `id` as a keyboard user would have, and presses it (once it can be
+/// pressed: a busy state disables every button).
 async fn press(app: &App, id: &str) {
+    wait_until(
+        app,
+        &format!("!document.getElementById('{id}').disabled"),
+        &format!("#{id} enabled"),
+    )
+    .await;
     app.client
         .execute(&format!("document.getElementById('{id}').focus();"), vec![])
         .await
@@ -149,6 +173,14 @@ async fn every_screen_passes_axe_core_and_the_focus_follows_the_screens() {
         .await
         .unwrap();
     press(&app, "get-token-silently").await;
+    // The click started the busy state (the handler runs before the click returns); once it
+    // is over the focus is back on the button.
+    wait_until(
+        &app,
+        "document.getElementById('busy').hidden",
+        "the busy state over",
+    )
+    .await;
     wait_for_focus(&app, |id| id == "get-token-silently", "the button again").await;
 
     // An error banner: a tenant that does not exist.

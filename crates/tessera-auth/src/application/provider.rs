@@ -85,9 +85,11 @@ impl PublicClientApplication {
     /// the request or the configured Entra authority names, or the account's home tenant for
     /// `common`, `organizations` and `consumers` (Entra signs a user in to their home tenant
     /// there) and for other providers. A tenant named by its domain is known by its id only
-    /// once its metadata says which (its issuer, `https://{host}/{tid}/v2.0`); when the
-    /// provider cannot say (offline), the home tenant's, which is the domain's for a member:
-    /// a cached token must not need the network.
+    /// once its metadata says which (its issuer, `https://{host}/{tid}/v2.0`). When the
+    /// provider cannot say (offline) for the configured authority's domain, the home tenant's,
+    /// which is the domain's for a member: a cached token must not need the network. A tenant
+    /// the request names must be found, or the request fails: the home tenant's token is not
+    /// what was asked for.
     pub(super) async fn token_realm(
         &self,
         tenant: Option<&str>,
@@ -109,8 +111,10 @@ impl PublicClientApplication {
         if !segment.contains('.') {
             return Ok(account.realm.clone());
         }
-        let Ok(metadata) = self.metadata_for(tenant).await else {
-            return Ok(account.realm.clone());
+        let metadata = match self.metadata_for(tenant).await {
+            Ok(metadata) => metadata,
+            Err(_) if tenant.is_none() => return Ok(account.realm.clone()),
+            Err(error) => return Err(error),
         };
         Ok(url::Url::parse(&metadata.issuer)
             .ok()

@@ -60,6 +60,12 @@ async fn a_guest_gets_the_resource_tenants_token_with_its_home_refresh_token_eac
         assert_eq!(again.access_token, guest.access_token, "{tenant}");
         assert_eq!(again.account.realm, DEFAULT_TENANT_ID);
     }
+    // A tenant that cannot be found is an error, never the home tenant's token.
+    let unknown = w
+        .app
+        .acquire_token_silent(for_tenant(&home.account, "nobody.example"), None)
+        .await;
+    assert!(unknown.is_err(), "{unknown:?}");
     let at_home = from_cache(&w.app, &home.account).await;
     assert_eq!(at_home.access_token, home.access_token);
     assert_eq!(w.stat("token:refresh_token").await, 1);
