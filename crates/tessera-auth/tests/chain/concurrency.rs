@@ -52,14 +52,7 @@ async fn a_second_interaction_fails_fast_while_one_runs() {
 async fn throttling_and_broken_responses_leave_the_cache_intact() {
     // Under strict rotation, which makes the last step's spent token a refusal; Entra's own
     // reuse allowance is `the_token_a_refused_response_rotated_stays_usable_on_entra`.
-    let w = world_with(Setup {
-        behaviour: Some(Behaviour {
-            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
-            ..Behaviour::entra()
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let w = strict_rotation_world().await;
     let (_, first) = w.sign_in("ada@tessera.test").await;
     let forced = SilentRequest {
         force_refresh: true,

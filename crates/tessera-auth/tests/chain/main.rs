@@ -83,6 +83,19 @@ async fn world(flavor: Flavor, capabilities: &'static [&'static str]) -> World {
     .await
 }
 
+/// Entra under strict refresh-token rotation (RFC 9700 §2.2.2: a spent token is refused),
+/// where Entra itself lets a spent token be used again.
+async fn strict_rotation_world() -> World {
+    world_with(Setup {
+        behaviour: Some(Behaviour {
+            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
+            ..Behaviour::entra()
+        }),
+        ..Setup::default()
+    })
+    .await
+}
+
 async fn world_with(setup: Setup) -> World {
     let flavor = setup.flavor.unwrap_or(Flavor::Entra);
     let idp = tessera_idp::start(IdpOptions {

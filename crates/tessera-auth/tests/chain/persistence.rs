@@ -323,14 +323,7 @@ async fn provider_metadata_is_persisted_and_fetched_again_after_a_day() {
 #[tokio::test]
 async fn a_refresh_token_another_process_spent_meanwhile_is_replaced_by_the_one_it_stored() {
     // Under strict rotation (RFC 9700 §2.2.2): Entra itself lets a spent token be used again.
-    let w = world_with(Setup {
-        behaviour: Some(Behaviour {
-            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
-            ..Behaviour::entra()
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let w = strict_rotation_world().await;
     let store = Arc::new(SharedStore::default());
     let (a, b) = (w.second_process(&store), w.second_process(&store));
     let ada = Browser::user("ada@tessera.test");

@@ -166,14 +166,7 @@ async fn with_a_domain_authority_a_cached_token_needs_no_network() {
 /// and the refresh token stay, even under strict rotation (the refusal spends nothing).
 #[tokio::test]
 async fn a_tenant_that_has_not_invited_the_user_refuses_and_the_home_tokens_stay() {
-    let w = world_with(Setup {
-        behaviour: Some(Behaviour {
-            refresh_token_reuse: tessera_idp::behaviour::RefreshTokenReuse::RotateAndRefuse,
-            ..Behaviour::entra()
-        }),
-        ..Setup::default()
-    })
-    .await;
+    let w = strict_rotation_world().await;
     let (_, home) = w.sign_in("alan@tessera.test").await;
     let refused = w
         .app
