@@ -1,8 +1,10 @@
+// @ts-check
 // The window: signed out → sign in; signed in → profile, accounts, token panel; events and
 // errors as they happen. Every call goes through api.js; no token ever reaches this page.
 
 import * as api from "./api.js";
 
+/** @type {(id: string) => any} The page's elements, by id (the markup is the page's own). */
 const $ = (id) => document.getElementById(id);
 const SOURCES = {
   cache: "cache (no network)",
@@ -12,11 +14,16 @@ const SOURCES = {
 };
 const MAX_EVENTS = 100;
 
+/** @type {import("tauri-plugin-tessera-api").InteractionMode} */
 let preferredMode = "popup";
 let lastStatus = null;
 let busyReasons = 0;
 
 // ---- busy state: buttons are disabled while a sign-in or network call is pending ----
+
+/** The buttons a busy state disables. */
+const buttons = () =>
+  /** @type {NodeListOf<HTMLButtonElement>} */ (document.querySelectorAll("button:not(.keep-enabled)"));
 
 async function busy(label, work, cancellable = false) {
   busyReasons += 1;
@@ -24,8 +31,8 @@ async function busy(label, work, cancellable = false) {
   $("busy").hidden = false;
   $("busy-cancel").hidden = !cancellable;
   document.body.classList.add("is-busy");
-  const focused = document.activeElement;
-  for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
+  const focused = /** @type {HTMLButtonElement | null} */ (document.activeElement);
+  for (const button of buttons()) {
     button.disabled = true;
   }
   // A disabled button loses the keyboard focus to the page: give it to what the user can act
@@ -39,7 +46,7 @@ async function busy(label, work, cancellable = false) {
       $("busy").hidden = true;
       $("busy-cancel").hidden = true;
       document.body.classList.remove("is-busy");
-      for (const button of document.querySelectorAll("button:not(.keep-enabled)")) {
+      for (const button of buttons()) {
         button.disabled = false;
       }
       // Back where it was, unless that went away (the screens swapped meanwhile).
@@ -252,7 +259,9 @@ async function signIn(mode, prompt = null) {
 async function signInAgain() {
   // What failed, again, now allowing the interaction the provider asked for. Forced past the
   // cache: a token still cached does not answer a provider that demands a new sign-in.
-  await busy("Signing you in again…", () => api.acquireToken(preferredMode, true), true);
+  // The preferred mode may be the command line's (device code): the window has its own two.
+  const interaction = preferredMode === "redirect" ? "redirect" : "popup";
+  await busy("Signing you in again…", () => api.acquireToken(interaction, true), true);
   await refresh();
 }
 
@@ -396,7 +405,7 @@ async function showSettings() {
   $("setting-time-limit").value = current.interactionTimeLimitSecs;
   $("setting-log-level").value = current.logLevel;
   for (const [id, name] of Object.entries(SETTING_FIELDS)) {
-    const badge = document.querySelector(`[data-badge="${name}"]`);
+    const badge = /** @type {HTMLElement} */ (document.querySelector(`[data-badge="${name}"]`));
     const fixedBy = SOURCE_BADGES[current.sources[name]];
     $(id).disabled = Boolean(fixedBy);
     badge.textContent = fixedBy ?? "";
@@ -418,6 +427,7 @@ function settingChanges() {
     interactionTimeLimitSecs: () => Number($("setting-time-limit").value),
     logLevel: () => $("setting-log-level").value,
   };
+  /** @type {Record<string, unknown>} */
   const changes = {};
   for (const [id, name] of Object.entries(SETTING_FIELDS)) {
     if (!$(id).disabled) changes[name] = read[name]();

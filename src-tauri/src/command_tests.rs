@@ -12,10 +12,10 @@ use tessera_auth::InteractiveRequest;
 use tessera_idp::{IdpOptions, RunningIdp, DEFAULT_CLIENT_ID};
 use tessera_test_support::ScriptedBrowser;
 
-use crate::events::ENGINE_EVENT;
+use crate::labels;
 use crate::provider::{Endpoints, Provider, ProviderChoice};
 use crate::tests::{build, invoke, window};
-use crate::{labels, AppState};
+use tauri_plugin_tessera::{TesseraExt, ENGINE_EVENT};
 
 struct World {
     idp: RunningIdp,
@@ -63,14 +63,13 @@ impl World {
 
     /// Signs `username` in as the popup would, through the scripted browser.
     fn sign_in(&self, username: &str) -> tessera_auth::AuthenticationResult {
-        let state = self.app.state::<AppState>();
-        let result = tauri::async_runtime::block_on(state.auth.acquire_token_interactive(
+        let engine = self.app.tessera().engine();
+        let result = tauri::async_runtime::block_on(engine.acquire_token_interactive(
             InteractiveRequest::default(),
             &ScriptedBrowser::user(username),
         ))
         .unwrap();
-        state
-            .auth
+        engine
             .set_active_account(Some(&result.account.home_account_id))
             .unwrap();
         result
@@ -103,7 +102,7 @@ fn signed_out_the_commands_say_so_without_opening_anything() {
 
 /// Every `"secret"` string in the engine's cache (access, refresh and ID tokens), as it is now.
 fn cached_secrets(app: &tauri::App<MockRuntime>) -> Vec<String> {
-    let blob = app.state::<AppState>().auth.cache().serialize();
+    let blob = app.tessera().engine().cache().serialize();
     tessera_test_support::secrets_in(&serde_json::from_slice(&blob).unwrap())
 }
 
@@ -342,8 +341,8 @@ fn accounts_switch_and_sign_out_forgets_only_the_one_signed_out() {
     assert_eq!(err["kind"], "account_not_found");
     assert!(w
         .app
-        .state::<AppState>()
-        .auth
+        .tessera()
+        .engine()
         .account(&alan.home_account_id)
         .is_some());
 }

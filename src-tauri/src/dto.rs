@@ -1,12 +1,10 @@
-//! Every type the UI receives. Nothing here may hold a secret type: the UI never sees a token.
-
-use serde::{Deserialize, Serialize};
-use tessera_auth::{Account, AuthenticationResult, TokenSource};
+//! The types of Tessera's own commands: the About box and the settings screen. Nothing here
+//! may hold a secret type.
 
 use std::collections::BTreeMap;
 
-use tessera_config::{InteractionMode, Source};
-
+use serde::Serialize;
+use tessera_config::Source;
 use tessera_host::storage::StorageStatus;
 
 /// What the About box and `tessera --version` show.
@@ -88,125 +86,4 @@ pub struct Settings {
     pub warnings: Vec<String>,
     /// Where sign-ins are kept.
     pub storage: StorageStatus,
-}
-
-/// A signed-in account.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountInfo {
-    /// The engine's key for it.
-    pub home_account_id: String,
-    /// Sign-in name.
-    pub username: String,
-    /// Display name.
-    pub name: Option<String>,
-    /// The authority host.
-    pub environment: String,
-    /// Home tenant id (Entra).
-    pub tenant_id: String,
-    /// The tenants the account has had tokens from (Entra): its home tenant and those that
-    /// invited it as a guest.
-    pub tenants: Vec<TenantInfo>,
-    /// Whether it is the active account.
-    pub active: bool,
-}
-
-/// One tenant of an account.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct TenantInfo {
-    /// The tenant id.
-    pub tenant_id: String,
-    /// Whether it is the account's home tenant (else the account is a guest there).
-    pub home: bool,
-}
-
-impl AccountInfo {
-    /// The UI's view of an account.
-    pub fn new(account: &Account, active: Option<&Account>) -> AccountInfo {
-        AccountInfo {
-            home_account_id: account.home_account_id.clone(),
-            username: account.username.clone(),
-            name: account.name.clone(),
-            environment: account.environment.clone(),
-            tenant_id: account.realm.clone(),
-            tenants: account
-                .tenant_profiles
-                .iter()
-                .map(|p| TenantInfo {
-                    tenant_id: p.tenant_id.clone(),
-                    home: p.is_home_tenant,
-                })
-                .collect(),
-            active: active.is_some_and(|a| a.home_account_id == account.home_account_id),
-        }
-    }
-}
-
-/// What is known about the last token: everything but the token itself.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenStatus {
-    /// Where it came from: cache, refresh token, silent SSO, interactive.
-    pub source: TokenSource,
-    /// Expiry, Unix seconds.
-    pub expires_on: i64,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// The authority that issued it.
-    pub authority: String,
-    /// The correlation id sent to the provider.
-    pub correlation_id: String,
-    /// Whose it is.
-    pub account: AccountInfo,
-    /// How long the acquisition took, in milliseconds.
-    pub elapsed_ms: u64,
-}
-
-impl TokenStatus {
-    /// The status of a result, without its token.
-    pub fn new(result: &AuthenticationResult, authority: &str, elapsed_ms: u64) -> TokenStatus {
-        TokenStatus {
-            source: result.source,
-            expires_on: result.expires_on,
-            scopes: result.scopes.clone(),
-            authority: authority.to_owned(),
-            correlation_id: result.correlation_id.clone(),
-            account: AccountInfo::new(&result.account, Some(&result.account)),
-            elapsed_ms,
-        }
-    }
-}
-
-/// Which interaction a command may fall back to when the engine says `InteractionRequired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Interaction {
-    /// The embedded sign-in window.
-    Popup,
-    /// The system browser.
-    Redirect,
-    /// None: report `InteractionRequired`.
-    None,
-}
-
-impl From<InteractionMode> for Interaction {
-    fn from(mode: InteractionMode) -> Interaction {
-        match mode {
-            InteractionMode::Popup => Interaction::Popup,
-            InteractionMode::Redirect => Interaction::Redirect,
-            // The command line's mode: the app has no device-code sign-in.
-            InteractionMode::DeviceCode => Interaction::None,
-        }
-    }
-}
-
-/// `prompt` of a sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignInPrompt {
-    /// Pick or add an account ("Add another account").
-    SelectAccount,
-    /// Ask for credentials even with a session.
-    Login,
 }

@@ -1,80 +1,81 @@
-//! Tessera's desktop shell: windows, commands, events and plugin wiring.
-//!
-//! The shell knows nothing about OAuth: token acquisition lives in the UI-free engine crates and
-//! the shell only adapts them to Tauri. The UI in `ui/` reaches the shell through the commands
-//! listed in [`command_list::COMMANDS`], granted to the main window alone.
+//! Tessera's desktop app: the first user of `tauri-plugin-tessera`, which does the signing in.
+//! What is left here is Tessera's own: the settings screen and the policy it shows, About,
+//! one instance at a time, the start-up (which provider, which vault) and the window.
 
-mod acquire;
-mod agents;
 pub mod command_list;
 mod commands;
 pub mod config;
 mod dto;
-mod error;
-pub mod events;
-pub mod labels;
-pub use tessera_host::provider;
-mod rendering;
 mod state;
-mod window;
+pub use tessera_host::provider;
 
 use std::process::ExitCode;
 
 pub use dto::About;
-pub use error::CommandError;
-pub use state::AppState;
+pub use state::{AppState, Startup};
 
 use provider::{Provider, ProviderChoice};
-use state::Startup;
 use tauri::Manager;
+use tauri_plugin_tessera::{labels, TesseraExt};
 
-/// Adds the shell's commands, plugins and state to a builder.
+/// Adds the plugins, Tessera's commands and its state to a builder: the plugin gets the
+/// provider's endpoints, the settings and the storage `startup` resolved.
 ///
 /// Generic over the runtime so that tests can pass `tauri::test::mock_builder()`.
 pub fn app_builder<R: tauri::Runtime>(
     builder: tauri::Builder<R>,
-    state: AppState,
+    provider: Provider,
+    startup: Startup,
 ) -> tauri::Builder<R> {
+    let state = AppState::new(provider, &startup);
+    let tessera = tauri_plugin_tessera::Builder::from_endpoints(state.provider.endpoints.clone())
+        .settings(startup.resolved.settings)
+        .storage(startup.storage)
+        // Where each account's session lives, beside the settings (one writer of the file).
+        .session_file(startup.settings_file);
     builder
-        .plugin(tauri_plugin_opener::init())
+        .plugin(tessera.build())
         .manage(state)
         .setup(|app| {
             on_start(app.handle());
             Ok(())
         })
-        .on_window_event(window::on_event)
         .invoke_handler(tauri::generate_handler![
             commands::about,
             commands::settings,
             commands::set_settings,
-            commands::accounts,
-            commands::set_active_account,
-            commands::acquire_token,
-            commands::sign_in,
-            commands::redirect_result,
-            commands::cancel_sign_in,
-            commands::sign_out,
-            commands::profile,
-            commands::profile_photo,
-            commands::token_status,
         ])
 }
 
-/// Start-up work that needs the app: the window where it was, event forwarding. (Tests under
-/// the mock runtime, which never runs setup, call it themselves.)
-fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
-    let state = app.state::<AppState>();
+/// Start-up work that needs the app: the warnings to the log, the active account remembered
+/// for the next start (and for tessera-cli). (Tests under the mock runtime, which never runs
+/// setup, call it themselves.)
+pub fn on_start<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    let tessera = app.tessera();
     // What the window says about the settings and the storage (a value ignored, a file set
     // aside) goes to the log too, now that there is one.
-    let storage_warning = state.storage.status(&state.auth).warning;
-    for warning in state.resolved().warnings.iter().chain(&storage_warning) {
+    let storage_warning = tessera.storage_status().warning;
+    let resolved = app.state::<AppState>().resolved();
+    for warning in resolved.warnings.iter().chain(&storage_warning) {
         log::warn!("{warning}");
     }
     if let Some(main) = app.get_webview_window(labels::MAIN) {
-        rendering::apply(&main);
-        window::restore(&main, state.settings().window);
+        tauri_plugin_tessera::rendering::apply(&main);
     }
-    events::forward(app.clone(), &state.auth);
+    let mut events = tessera.subscribe();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match events.recv().await {
+                Ok(tessera_auth::Event::ActiveAccountChanged { home_account_id }) => {
+                    config::remember(&app, "activeAccount", serde_json::json!(home_account_id));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 /// A second launch hands over to the first: its main window comes to the front.
@@ -119,15 +120,16 @@ pub fn run(allow_plaintext_cache: bool) -> Result<(), RunError> {
         tessera_config::app_data_dir().as_deref(),
     ))
     .map_err(RunError::Provider)?;
-    let state = AppState::new(provider, startup).map_err(RunError::Provider)?;
     // Registered first, as its documentation asks, so a second process exits before doing
     // anything else.
     let builder = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             focus_main(app)
         }))
-        .plugin(log_plugin(log_level));
-    app_builder(builder, state).run(tauri::generate_context!())?;
+        .plugin(log_plugin(log_level))
+        .plugin(window_state_plugin())
+        .on_window_event(save_geometry_soon);
+    app_builder(builder, provider, startup).run(tauri::generate_context!())?;
     Ok(())
 }
 
@@ -153,6 +155,52 @@ fn log_plugin<R: tauri::Runtime>(level: tessera_config::LogLevel) -> tauri::plug
             record.target().starts_with("tessera") || record.level() <= log::Level::Warn
         })
         .build()
+}
+
+/// What of the main window comes back: its place, its size and whether it was maximised. Not
+/// the plugin's default, every flag: the app lets no one change the window's visibility,
+/// decorations or full screen, and restoring those too left the sign-in window (a child of
+/// the main one) unpainted under Xvfb, its WebDriver screenshot never answered.
+const GEOMETRY: tauri_plugin_window_state::StateFlags = tauri_plugin_window_state::StateFlags::SIZE
+    .union(tauri_plugin_window_state::StateFlags::POSITION)
+    .union(tauri_plugin_window_state::StateFlags::MAXIMIZED);
+
+/// The main window comes back where the user left it, and at its size from before it was
+/// maximised (the sign-in windows are the plugin's and open over it: never restored).
+/// Registered by the app only, as the log is: the mock runtime's tests do not save windows.
+fn window_state_plugin<R: tauri::Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri_plugin_window_state::Builder::new()
+        .with_state_flags(GEOMETRY)
+        .with_filter(|label| label == labels::MAIN)
+        .build()
+}
+
+/// Saves the main window's geometry once it has stopped moving or resizing for half a second:
+/// the window-state plugin writes its file only when the app exits normally, and an app
+/// stopped otherwise (the session ends, a signal) would come back where it was last time.
+fn save_geometry_soon<R: tauri::Runtime>(window: &tauri::Window<R>, event: &tauri::WindowEvent) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tauri_plugin_window_state::AppHandleExt;
+    /// Bumped by every move or resize; a pending save that is no longer the latest gives up.
+    static LATEST: AtomicU64 = AtomicU64::new(0);
+    let moved = matches!(
+        event,
+        tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+    );
+    if window.label() != labels::MAIN || !moved {
+        return;
+    }
+    let generation = LATEST.fetch_add(1, Ordering::SeqCst) + 1;
+    let app = window.app_handle().clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if LATEST.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        if let Err(e) = app.save_window_state(GEOMETRY) {
+            log::warn!("could not save where the window is: {e}");
+        }
+    });
 }
 
 /// Says why the app stops, on standard error: before the app runs there is no log yet, and

@@ -8,7 +8,7 @@ use tauri::{Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 use crate::command_list::COMMANDS;
 use crate::provider::{Endpoints, Provider, ProviderChoice};
-use crate::{app_builder, labels, About, AppState};
+use crate::{app_builder, labels, About, Startup};
 
 pub(crate) fn app() -> tauri::App<MockRuntime> {
     let endpoints = Endpoints {
@@ -49,13 +49,12 @@ pub(crate) fn build_with(
     let settings_file = dir.join("settings.json");
     let resolved = crate::config::resolve_file(&settings_file, |_| None, policy)
         .expect("test settings resolve");
-    let startup = crate::state::Startup {
+    let startup = Startup {
         resolved,
         settings_file,
         storage: crate::config::Storage::open_with(&dir.join("cache"), keys),
     };
-    let state = AppState::new(provider, startup).expect("a valid configuration");
-    let app = app_builder(mock_builder(), state)
+    let app = app_builder(mock_builder(), provider, startup)
         .build(tauri::generate_context!())
         .expect("the app must build under the mock runtime");
     // The mock runtime never runs the event loop, so never the setup hook.
@@ -69,12 +68,30 @@ pub(crate) fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindo
         .expect("mock windows always build")
 }
 
+/// A command as the UI calls it: Tessera's own by name, the plugin's as
+/// `plugin:tessera|<name>`.
 pub(crate) fn invoke(
     window: &WebviewWindow<MockRuntime>,
     cmd: &str,
     body: Value,
 ) -> Result<Value, Value> {
-    invoke_from(window, "tauri://localhost", cmd, body)
+    invoke_from(window, "tauri://localhost", &ipc_name(cmd), body)
+}
+
+fn ipc_name(cmd: &str) -> String {
+    if tauri_plugin_tessera::COMMANDS.contains(&cmd) {
+        format!("plugin:tessera|{cmd}")
+    } else {
+        cmd.to_owned()
+    }
+}
+
+/// Every command a page could name: Tessera's and the plugin's.
+fn every_command() -> impl Iterator<Item = &'static str> {
+    COMMANDS
+        .iter()
+        .chain(tauri_plugin_tessera::COMMANDS)
+        .copied()
 }
 
 /// An IPC call as a page loaded from `origin` in `window` would send it.
@@ -135,7 +152,8 @@ fn settings_report_the_configured_provider_and_no_secret() {
 fn every_listed_command_is_handled_and_allowed_on_main() {
     let app = app();
     let main = window(&app, labels::MAIN);
-    for cmd in COMMANDS {
+    // `access_token` is handled but not in `tessera:default`: see the next tests.
+    for cmd in every_command().filter(|cmd| *cmd != "access_token") {
         // Missing arguments are fine here; "not found" or "not allowed" means the list,
         // generate_handler! and the capability have drifted apart.
         if let Err(err) = invoke(&main, cmd, json!({})) {
@@ -155,7 +173,7 @@ fn windows_other_than_main_are_refused_every_command() {
     let silent = format!("{}1", labels::SILENT_PREFIX);
     for label in [labels::POPUP, silent.as_str(), "anything-else"] {
         let other = window(&app, label);
-        for cmd in COMMANDS {
+        for cmd in every_command() {
             let err = invoke(&other, cmd, json!({}))
                 .expect_err("only the main window may call the app's commands");
             assert!(
@@ -166,12 +184,10 @@ fn windows_other_than_main_are_refused_every_command() {
     }
 }
 
-/// The plugins' commands a page could try: the app uses the opener from Rust only, so no
-/// window gets them; events are the main window's alone.
+/// The plugins' commands a page could try and no window gets: the access token itself (the
+/// app has no page that calls an API), and core's; events are the main window's alone.
 const PLUGIN_COMMANDS: &[&str] = &[
-    "plugin:opener|open_url",
-    "plugin:opener|open_path",
-    "plugin:opener|reveal_item_in_dir",
+    "plugin:tessera|access_token",
     "plugin:event|emit",
     "plugin:event|emit_to",
     "plugin:webview|create_webview_window",
@@ -196,10 +212,12 @@ fn remote_origins_and_sign_in_windows_reach_no_command_of_the_app_or_a_plugin() 
         "http://127.0.0.1:8080/common/login",
         "https://evil.example/",
     ];
-    let commands = COMMANDS
+    let names: Vec<String> = every_command().map(ipc_name).collect();
+    let commands = names
         .iter()
-        .chain(PLUGIN_COMMANDS)
-        .chain(&["plugin:event|listen", "plugin:event|unlisten"]);
+        .map(String::as_str)
+        .chain(PLUGIN_COMMANDS.iter().copied())
+        .chain(["plugin:event|listen", "plugin:event|unlisten"]);
     for cmd in commands {
         for origin in remote {
             for (label, w) in [("main", &main), ("popup", &popup), ("silent", &silent)] {
@@ -224,6 +242,7 @@ fn remote_origins_and_sign_in_windows_reach_no_command_of_the_app_or_a_plugin() 
     }
     // The controls: what the capability grants passes the ACL from the app's own origin.
     assert!(invoke(&main, "about", json!({})).is_ok());
+    assert!(invoke(&main, "accounts", json!({})).is_ok());
     let listen = json!({ "event": "tessera://engine", "target": { "kind": "Any" }, "handler": 7 });
     assert!(!refused(invoke(&main, "plugin:event|listen", listen)));
 }
@@ -253,6 +272,12 @@ fn capability_grants_exactly_the_listed_commands_to_main_only() {
         granted, listed,
         "capabilities/main.json and COMMANDS must agree"
     );
+    // The plugin's commands through its documented default set, never `access_token`.
+    let permissions = capability["permissions"].as_array().unwrap();
+    assert!(permissions.contains(&json!("tessera:default")));
+    assert!(!permissions
+        .iter()
+        .any(|p| p.as_str().is_some_and(|p| p.contains("access-token"))));
 }
 
 #[test]

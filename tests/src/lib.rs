@@ -276,14 +276,21 @@ impl App {
         self._data_home.path()
     }
 
-    /// Calls one of the app's commands from the main window, as the UI does, and returns its
-    /// value or its `CommandError` as JSON.
+    /// Calls a command from the main window, as the UI does (Tessera's own by name, the sign-in
+    /// plugin's as `plugin:tessera|<name>`), and returns its value or its `CommandError` as
+    /// JSON.
     pub async fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let command = if ["about", "settings", "set_settings"].contains(&command) {
+            command.to_owned()
+        } else {
+            format!("plugin:tessera|{command}")
+        };
+        let command = command.as_str();
         let answer = self
             .client
             .execute_async(
                 "const [command, args, done] = arguments;\
-                 window.__TAURI__.core.invoke(command, args)\
+                 window.__TAURI_INTERNALS__.invoke(command, args)\
                    .then((ok) => done({ ok: ok ?? null }), (err) => done({ err }));",
                 vec![json!(command), args],
             )

@@ -102,10 +102,16 @@ async fn the_main_window_comes_back_where_it_was() {
         .await
         .expect("WebDriver moves the window");
     let moved = app.client.get_window_rect().await.unwrap();
-    // Saved once the window has stopped moving (half a second).
+    // Saved once the window has stopped moving (half a second), by tauri-plugin-window-state
+    // in its own file.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let settings = app.invoke("settings", serde_json::json!({})).await.unwrap();
-    assert_eq!(settings["window"]["width"], moved.2, "{settings}");
+    let saved = app
+        .data_home()
+        .join("config/dev.tessera.desktop/.window-state.json");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&saved).expect("the window's state is saved"))
+            .unwrap();
+    assert_eq!(saved["main"]["width"], moved.2, "{saved}");
 
     let app = app.restart().await;
     app.wait_for_text("#about", WAIT, |t| t.starts_with("Tessera"))
@@ -168,5 +174,73 @@ async fn asked_for_the_plaintext_cache_keeps_sign_ins_and_says_it_is_unencrypted
     let app = app.restart().await;
     app.wait_for_text("#profile-upn", WAIT, |t| t == "ada@tessera.test")
         .await;
+    app.close().await;
+}
+
+/// A window manager on the test's display for as long as it lives: Xvfb has none, and only a
+/// window manager maximises a window (EWMH `_NET_WM_STATE_MAXIMIZED_*`). Openbox, installed by
+/// scripts/setup; a missing one fails the test, never skips it.
+struct WindowManager(std::process::Child);
+
+impl WindowManager {
+    fn start() -> WindowManager {
+        let child = std::process::Command::new("openbox")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openbox (scripts/setup --test-tools installs it)");
+        WindowManager(child)
+    }
+}
+
+impl Drop for WindowManager {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 22: a window restored after maximising came back screen-sized (the hand-written
+/// geometry setting saved the maximised size). tauri-plugin-window-state keeps the size from
+/// before the maximise, and the maximised flag beside it.
+#[tokio::test]
+async fn a_maximised_window_keeps_its_size_from_before() {
+    let app = App::launch().await;
+    app.wait_for_text("#about", WAIT, |t| t.starts_with("Tessera"))
+        .await;
+    let window_manager = WindowManager::start();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.client
+        .set_window_rect(60, 40, 900, 660)
+        .await
+        .expect("WebDriver moves the window");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    app.client
+        .maximize_window()
+        .await
+        .expect("WebDriver maximises the window");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let maximised = app.client.get_window_rect().await.unwrap();
+    assert!(
+        maximised.2 > 900,
+        "the display must let the window grow for this test to mean anything: {maximised:?}"
+    );
+    let saved = app
+        .data_home()
+        .join("config/dev.tessera.desktop/.window-state.json");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&saved).expect("the window's state is saved"))
+            .unwrap();
+    assert_eq!(saved["main"]["maximized"], true, "{saved}");
+    assert_eq!(
+        (
+            saved["main"]["width"].clone(),
+            saved["main"]["height"].clone()
+        ),
+        (serde_json::json!(900), serde_json::json!(660)),
+        "the size from before the maximise: {saved}"
+    );
+    drop(window_manager);
     app.close().await;
 }

@@ -9,6 +9,7 @@ use crate::error::Classification;
 /// Where a token came from, in results and in events (here, so that events need nothing of
 /// the application that emits them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenSource {
     /// The cache: no network.
@@ -23,6 +24,7 @@ pub enum TokenSource {
 
 /// What kind of interaction is under way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionStatus {
     /// Nothing.

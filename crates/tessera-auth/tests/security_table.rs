@@ -21,7 +21,7 @@ fn rust_files(folder: &Path, found: &mut Vec<PathBuf>) {
 /// The names of every `#[test]` / `#[tokio::test]` function in the repository.
 fn test_names(root: &Path) -> Vec<String> {
     let mut files = vec![];
-    for folder in ["crates", "src-tauri", "tests"] {
+    for folder in ["crates", "plugins", "src-tauri", "tests", "examples"] {
         rust_files(&root.join(folder), &mut files);
     }
     let mut names = vec![];

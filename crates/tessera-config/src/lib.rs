@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 pub use endpoints::{ConfigError, Endpoints, ProviderChoice};
 pub use policy::{Policy, PolicyError};
-pub use settings::{InteractionMode, LogLevel, Settings, WindowGeometry, FIELDS};
+pub use settings::{InteractionMode, LogLevel, Settings, FIELDS};
 
 /// The app's identifier (`tauri.conf.json`), which names its folders.
 pub const IDENTIFIER: &str = "dev.tessera.desktop";
@@ -102,7 +102,10 @@ pub fn resolve(
     match user {
         None => {}
         Some(Value::Object(fields)) => {
-            for (name, value) in fields {
+            let current = fields
+                .iter()
+                .filter(|(name, _)| !settings::RETIRED.contains(&name.as_str()));
+            for (name, value) in current {
                 let outcome = if settings::POLICY_ONLY.contains(&name.as_str()) {
                     Err("only a policy sets it".to_owned())
                 } else {
@@ -249,6 +252,7 @@ impl Resolved {
             Some(Value::Object(object)) => object.clone(),
             _ => Map::new(),
         };
+        object.retain(|name, _| !settings::RETIRED.contains(&name.as_str()));
         for (name, value) in changes {
             object.insert(name.clone(), value.clone());
             self.set_source(name, Source::User);

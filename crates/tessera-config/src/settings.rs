@@ -8,6 +8,7 @@ use crate::urls;
 
 /// How an interactive sign-in is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum InteractionMode {
     /// The embedded sign-in window.
@@ -48,23 +49,6 @@ impl LogLevel {
             LogLevel::Trace => log::LevelFilter::Trace,
         }
     }
-}
-
-/// Where the main window was, to put it back there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct WindowGeometry {
-    /// Left edge, physical pixels (may be negative on a monitor left of the primary one).
-    pub x: i32,
-    /// Top edge.
-    pub y: i32,
-    /// Inner width, physical pixels.
-    pub width: u32,
-    /// Inner height.
-    pub height: u32,
-    /// Whether it was maximised.
-    #[serde(default)]
-    pub maximized: bool,
 }
 
 /// Everything a user or a policy can set. Nothing secret: tokens live in the vault.
@@ -110,8 +94,6 @@ pub struct Settings {
     pub log_level: LogLevel,
     /// The account shown at start-up (its home account id).
     pub active_account: Option<String>,
-    /// The main window's last position and size.
-    pub window: Option<WindowGeometry>,
 }
 
 impl Default for Settings {
@@ -137,13 +119,12 @@ impl Default for Settings {
             interaction_time_limit_secs: 300,
             log_level: LogLevel::Info,
             active_account: None,
-            window: None,
         }
     }
 }
 
 /// Every field's name as stored (camelCase), in display order.
-pub const FIELDS: [&str; 17] = [
+pub const FIELDS: [&str; 16] = [
     "authority",
     "authorityType",
     "clientId",
@@ -160,11 +141,15 @@ pub const FIELDS: [&str; 17] = [
     "interactionTimeLimitSecs",
     "logLevel",
     "activeAccount",
-    "window",
 ];
 
 /// Fields only a policy sets: a user narrowing their own choices makes no sense.
 pub const POLICY_ONLY: [&str; 1] = ["allowedInteractionModes"];
+
+/// Settings of earlier versions that nothing reads any more: a stored one is dropped without
+/// a warning, at the next change. `window`: the main window's geometry, kept since by
+/// tauri-plugin-window-state in its own file.
+pub const RETIRED: [&str; 1] = ["window"];
 
 /// Fields the engine reads when it starts: a change applies at the next start.
 pub const APPLIED_AT_START: [&str; 11] = [
@@ -190,10 +175,6 @@ pub const TIME_LIMIT_RANGE: std::ops::RangeInclusive<u64> = 30..=3600;
 
 /// Bounds of the renewal offset: from none to an hour (tokens commonly live 60–90 minutes).
 pub const RENEWAL_OFFSET_RANGE: std::ops::RangeInclusive<u64> = 0..=3600;
-
-/// The smallest main window the UI is laid out for, and the largest believable one.
-const WINDOW_MIN: (u32, u32) = (800, 600);
-const WINDOW_MAX: u32 = 16_384;
 
 impl Settings {
     /// Sets one field from its stored JSON form, after checking it; on error nothing changes.
@@ -246,7 +227,6 @@ impl Settings {
                 .map_err(|_| "the log level is error, warn, info, debug or trace".to_owned())?
             }
             "activeAccount" => next.active_account = optional_text(value)?,
-            "window" => next.window = serde_json::from_value(value.clone()).map_err(parse_error)?,
             _ => return Err("unknown setting".into()),
         }
         next.validate_field(name)?;
@@ -360,22 +340,6 @@ impl Settings {
                 Some(id) if id.len() > 512 => Err("an account id is at most 512 characters".into()),
                 _ => Ok(()),
             },
-            "window" => match self.window {
-                Some(w)
-                    if w.width < WINDOW_MIN.0
-                        || w.height < WINDOW_MIN.1
-                        || w.width > WINDOW_MAX
-                        || w.height > WINDOW_MAX
-                        || w.x.unsigned_abs() > WINDOW_MAX
-                        || w.y.unsigned_abs() > WINDOW_MAX =>
-                {
-                    Err(format!(
-                        "a window of {}×{} at ({}, {}) does not fit a screen",
-                        w.width, w.height, w.x, w.y
-                    ))
-                }
-                _ => Ok(()),
-            },
             _ => Err("unknown setting".into()),
         }
     }
@@ -474,14 +438,6 @@ mod tests {
             ("authority", json!("not a url")),
             ("authority", json!(42)),
             ("clientId", json!("has space")),
-            (
-                "window",
-                json!({"x": 0, "y": 0, "width": 200, "height": 100}),
-            ),
-            (
-                "window",
-                json!({"x": 0, "y": 0, "width": 1024, "height": 720, "z": 1}),
-            ),
             ("colour", json!("blue")),
         ];
         for (name, value) in refused {
@@ -500,11 +456,6 @@ mod tests {
         );
         s.set_field("authority", &json!("")).unwrap();
         assert_eq!(s.authority, None, "blank means unset");
-        s.set_field(
-            "window",
-            &json!({"x": -1600, "y": 10, "width": 1024, "height": 720, "maximized": true}),
-        )
-        .unwrap();
         assert!(s.validate().is_ok());
     }
 

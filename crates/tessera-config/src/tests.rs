@@ -102,7 +102,7 @@ fn precedence_is_defaults_then_user_then_environment_then_policy() {
             r.sources["scopes"],
             r.sources["authority"],
             r.sources["redirectPort"],
-            r.sources["window"]
+            r.sources["logLevel"]
         ),
         (
             Source::Policy,
@@ -382,5 +382,25 @@ fn a_damaged_settings_file_is_kept_aside_and_reported() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join(&kept[0])).unwrap(),
         "{ half a file"
+    );
+}
+
+#[test]
+fn a_window_geometry_left_by_an_earlier_version_is_dropped_without_a_warning() {
+    // Tessera 0.1 kept the main window's geometry as a setting; tauri-plugin-window-state
+    // keeps it now. An old settings file must neither warn at every start nor keep the key.
+    let stored = json!({
+        "window": { "x": 0, "y": 0, "width": 1024, "height": 720 },
+        "scopes": ["User.Read"]
+    });
+    let mut r = resolve(Some(&stored), env(&[]), None).unwrap();
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(r.settings.scopes, ["User.Read"]);
+    let mut change = serde_json::Map::new();
+    change.insert("renewalOffsetSecs".into(), json!(60));
+    let next = r.change(Some(&stored), &change).unwrap();
+    assert_eq!(
+        next,
+        json!({ "scopes": ["User.Read"], "renewalOffsetSecs": 60 })
     );
 }

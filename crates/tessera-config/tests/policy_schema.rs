@@ -87,7 +87,7 @@ fn each_kind_of_mistake_is_refused_by_both() {
         json!({ "renewalOffsetSecs": 3601 }),
         json!({ "renewalOffsetSecs": -1 }),
         json!({ "interactionTimeLimitSecs": 10 }),
-        json!({ "window": { "x": 0, "y": 0, "width": 100, "height": 100 } }),
+        json!({ "window": { "x": 0, "y": 0, "width": 1024, "height": 720 } }),
         json!(["not", "an", "object"]),
     ];
     for mistake in &mistakes {

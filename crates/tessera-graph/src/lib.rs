@@ -43,6 +43,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// The signed-in user's profile, as `/me?$select=…` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Profile {
     /// The directory object id.
@@ -69,6 +70,7 @@ pub struct Profile {
     pub preferred_language: Option<String>,
     /// The picture's URL, when the profile comes from a userinfo endpoint that has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub picture: Option<String>,
 }
 

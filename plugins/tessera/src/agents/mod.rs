@@ -212,7 +212,10 @@ fn place_over_main<'a, R: Runtime, M: Manager<R>>(
     app: &AppHandle<R>,
     builder: WebviewWindowBuilder<'a, R, M>,
 ) -> tauri::Result<WebviewWindowBuilder<'a, R, M>> {
-    let Some(main) = app.get_webview_window(crate::labels::MAIN) else {
+    let label = app
+        .try_state::<crate::Tessera<R>>()
+        .map_or_else(|| crate::labels::MAIN.to_owned(), |t| t.main_window.clone());
+    let Some(main) = app.get_webview_window(&label) else {
         return Ok(builder.center());
     };
     let geometry = main
@@ -341,7 +344,7 @@ mod tests {
     // The mock runtime's windows never navigate: exactly the provider that never answers.
     #[test]
     fn a_sign_in_window_without_an_answer_ends_at_its_time_limit() {
-        let app = crate::tests::app();
+        let app = tauri::test::mock_app();
         let popup = super::PopupAgent::new(
             app.handle().clone(),
             request().redirect_uri,

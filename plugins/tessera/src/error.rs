@@ -8,27 +8,32 @@ use tessera_graph::{CallError, GraphError};
 /// A failed command, as the UI receives it: `{ kind, message, code?, classification?,
 /// retry_after? }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[error("{message}")]
 pub struct CommandError {
     /// Stable snake_case name: the engine's error kinds (`interaction_required`,
     /// `user_cancelled`, `timeout`, `interaction_in_progress`, `throttled`, `network`, …), plus
-    /// `profile`, `invalid_argument`, `no_account` and `settings` from the shell.
+    /// `profile`, `invalid_argument`, `no_account`, `not_allowed` and `end_session` from the
+    /// plugin (and `settings` from Tessera's own window).
     pub kind: String,
     /// One human sentence.
     pub message: String,
     /// The provider's code: `AADSTS50076`, or its `error` (`login_required`) when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub code: Option<String>,
     /// For `interaction_required`: what kind of interaction.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub classification: Option<Classification>,
     /// For `throttled`: seconds to wait.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub retry_after: Option<u64>,
 }
 
 impl CommandError {
-    /// An error of the shell's own.
+    /// An error of the plugin's (or its host's) own.
     pub fn new(kind: &str, message: impl Into<String>) -> CommandError {
         CommandError {
             kind: kind.to_owned(),

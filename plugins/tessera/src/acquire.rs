@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_opener::OpenerExt;
+use tauri::{Emitter, Manager, Runtime};
 use tessera_auth::{
     Account, AuthenticationResult, Error, InteractiveRequest, LoopbackAgent, Opener, Prompt,
     SilentRequest, TokenSource,
@@ -15,16 +14,15 @@ use tessera_auth::{
 use tessera_graph::TokenNeed;
 
 use crate::agents::{HiddenAgent, PopupAgent};
-use crate::config::SessionPlace;
 use crate::dto::{Interaction, TokenStatus};
 use crate::error::CommandError;
 use crate::events::REDIRECT_EVENT;
-use crate::labels;
-use crate::state::AppState;
+use crate::sessions::SessionPlace;
+use crate::state::Tessera;
 
 /// What the caller wants.
 #[derive(Debug, Clone)]
-pub struct Ask {
+pub(crate) struct Ask {
     /// Scopes of one resource.
     pub scopes: Vec<String>,
     /// A fresh token, or one satisfying a claims challenge.
@@ -42,19 +40,18 @@ pub struct Ask {
     pub explicit: bool,
 }
 
-/// A token and what the UI may know of it.
+/// A token and what the webview may know of it.
 #[derive(Debug)]
 pub struct Granted {
-    /// The engine's result, token included: it stays in the shell.
+    /// The engine's result, token included: for the host's Rust code, never the webview's.
     pub result: AuthenticationResult,
-    /// Its status, for the UI.
+    /// Its status, for the webview.
     pub status: TokenStatus,
 }
 
 /// A token for the active account (or a new sign-in), recorded for the token panel.
-pub async fn token<R: Runtime>(
-    app: &AppHandle<R>,
-    state: &AppState,
+pub(crate) async fn token<R: Runtime>(
+    state: &Tessera<R>,
     ask: Ask,
 ) -> Result<Granted, CommandError> {
     let started = Instant::now();
@@ -69,8 +66,7 @@ pub async fn token<R: Runtime>(
             request.force_refresh = ask.need == TokenNeed::ForceRefresh;
             request.claims = claims_needed.clone();
             request.tenant = ask.tenant.clone();
-            let hidden =
-                HiddenAgent::new(app.clone(), state.provider.endpoints.redirect_uri.clone());
+            let hidden = HiddenAgent::new(state.app.clone(), state.endpoints.redirect_uri.clone());
             Some(
                 state
                     .auth
@@ -87,7 +83,6 @@ pub async fn token<R: Runtime>(
             Interaction::Popup | Interaction::Redirect,
         ) => {
             interactive(
-                app,
                 state,
                 &ask,
                 claims.or(claims_needed),
@@ -100,9 +95,7 @@ pub async fn token<R: Runtime>(
         (None, Interaction::None) => {
             return Err(CommandError::new("no_account", "no account is signed in"));
         }
-        (None, _) => {
-            interactive(app, state, &ask, claims_needed, account.as_ref(), started).await?
-        }
+        (None, _) => interactive(state, &ask, claims_needed, account.as_ref(), started).await?,
     };
     make_active(state, &result.account)?;
     let shown = state
@@ -122,7 +115,7 @@ pub async fn token<R: Runtime>(
 }
 
 /// The account just used becomes the active one (an event only when that changes it).
-fn make_active(state: &AppState, account: &Account) -> Result<(), CommandError> {
+fn make_active<R: Runtime>(state: &Tessera<R>, account: &Account) -> Result<(), CommandError> {
     let active = state.auth.active_account();
     if active.is_some_and(|a| a.home_account_id == account.home_account_id) {
         return Ok(());
@@ -133,8 +126,8 @@ fn make_active(state: &AppState, account: &Account) -> Result<(), CommandError> 
 }
 
 /// The UI's view of a result.
-fn status_of(
-    state: &AppState,
+fn status_of<R: Runtime>(
+    state: &Tessera<R>,
     result: &AuthenticationResult,
     tenant: Option<&str>,
     started: Instant,
@@ -142,14 +135,13 @@ fn status_of(
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let authority = match tenant {
         Some(tenant) => state.auth.authority().for_tenant(tenant).url().to_string(),
-        None => state.provider.endpoints.authority.to_string(),
+        None => state.endpoints.authority.to_string(),
     };
     TokenStatus::new(result, &authority, elapsed)
 }
 
 async fn interactive<R: Runtime>(
-    app: &AppHandle<R>,
-    state: &AppState,
+    state: &Tessera<R>,
     ask: &Ask,
     claims: Option<String>,
     account: Option<&Account>,
@@ -166,11 +158,11 @@ async fn interactive<R: Runtime>(
         tenant: ask.tenant.clone(),
         ..InteractiveRequest::default()
     };
-    let time_limit = Duration::from_secs(state.settings().interaction_time_limit_secs);
+    let time_limit = state.options().interaction_time_limit;
     if ask.interaction != Interaction::Redirect {
         let popup = PopupAgent::new(
-            app.clone(),
-            state.provider.endpoints.redirect_uri.clone(),
+            state.app.clone(),
+            state.endpoints.redirect_uri.clone(),
             time_limit,
         );
         let result = state
@@ -178,37 +170,39 @@ async fn interactive<R: Runtime>(
             .acquire_token_interactive(request, &popup)
             .await?;
         let id = &result.account.home_account_id;
-        crate::config::set_session_place(state, id, Some(SessionPlace::Webview));
+        state.sessions.set(id, Some(SessionPlace::Webview));
         return Ok(result);
     }
     let sender = state.redirect.start();
-    let outcome = through_browser(app, state, request, time_limit).await;
-    bring_main_to_front(app);
+    let outcome = through_browser(state, request, time_limit).await;
+    bring_main_to_front(state);
     let recorded = match &outcome {
         Ok(result) => {
             make_active(state, &result.account)?;
             let id = &result.account.home_account_id;
-            crate::config::set_session_place(state, id, Some(SessionPlace::Browser));
+            state.sessions.set(id, Some(SessionPlace::Browser));
             Ok(status_of(state, result, ask.tenant.as_deref(), started))
         }
         Err(error) => Err(error.clone()),
     };
     state.redirect.finish(&sender, recorded);
-    let _ = app.emit_to(crate::labels::MAIN, REDIRECT_EVENT, ());
+    let _ = state
+        .app
+        .emit_to(state.main_window.as_str(), REDIRECT_EVENT, ());
     outcome
 }
 
 /// RFC 8252's system-browser flow: the engine's loopback agent, opening the URL with the
-/// opener plugin (with `$BROWSER` when set, as `xdg-open` would).
+/// `open` crate, as the opener plugin does (with `$BROWSER` when set, as `xdg-open` would),
+/// so that a host need not register that plugin and grant nothing of it to any window.
 async fn through_browser<R: Runtime>(
-    app: &AppHandle<R>,
-    state: &AppState,
+    state: &Tessera<R>,
     request: InteractiveRequest,
     time_limit: Duration,
 ) -> Result<AuthenticationResult, CommandError> {
     let agent = LoopbackAgent::bind_port(
         state.auth.authority().is_microsoft(),
-        state.settings().redirect_port,
+        state.options().redirect_port,
     )
     .await
     .map_err(|e| {
@@ -217,7 +211,7 @@ async fn through_browser<R: Runtime>(
             format!("no loopback port for the browser's answer: {e}"),
         )
     })?
-    .with_opener(browser_opener(app.clone()))
+    .with_opener(browser_opener())
     .with_time_limit(time_limit);
     Ok(state
         .auth
@@ -227,18 +221,17 @@ async fn through_browser<R: Runtime>(
 
 /// Ends the provider's session where it lives (the engine's `end_session`): in the app's
 /// webview, or in the system browser with a loopback listener for the return.
-pub async fn end_session<R: Runtime>(
-    app: &AppHandle<R>,
-    state: &AppState,
+pub(crate) async fn end_session<R: Runtime>(
+    state: &Tessera<R>,
     url: url::Url,
     place: SessionPlace,
 ) -> Result<(), CommandError> {
-    let time_limit = Duration::from_secs(state.settings().interaction_time_limit_secs);
+    let time_limit = state.options().interaction_time_limit;
     match place {
         SessionPlace::Webview => {
             let agent = PopupAgent::for_sign_out(
-                app.clone(),
-                state.provider.endpoints.redirect_uri.clone(),
+                state.app.clone(),
+                state.endpoints.redirect_uri.clone(),
                 time_limit,
             );
             Ok(state.auth.end_session(url, &agent).await?)
@@ -246,7 +239,7 @@ pub async fn end_session<R: Runtime>(
         SessionPlace::Browser => {
             let agent = LoopbackAgent::bind_port(
                 state.auth.authority().is_microsoft(),
-                state.settings().redirect_port,
+                state.options().redirect_port,
             )
             .await
             .map_err(|e| {
@@ -256,30 +249,32 @@ pub async fn end_session<R: Runtime>(
                 )
             })?
             .for_sign_out()
-            .with_opener(browser_opener(app.clone()))
+            .with_opener(browser_opener())
             .with_time_limit(time_limit);
             let outcome = state.auth.end_session(url, &agent).await;
-            bring_main_to_front(app);
+            bring_main_to_front(state);
             Ok(outcome?)
         }
     }
 }
 
-fn browser_opener<R: Runtime>(app: AppHandle<R>) -> Opener {
+fn browser_opener() -> Opener {
     Arc::new(move |url| {
         let browser = std::env::var("BROWSER")
             .ok()
             .and_then(|b| b.split(':').next().map(str::to_owned))
             .filter(|b| !b.trim().is_empty());
-        app.opener()
-            .open_url(url.as_str(), browser)
-            .map_err(|e| format!("could not open the browser: {e}"))
+        match browser {
+            Some(browser) => open::with_detached(url.as_str(), browser),
+            None => open::that_detached(url.as_str()),
+        }
+        .map_err(|e| format!("could not open the browser: {e}"))
     })
 }
 
 /// The code arrived while the user was in the browser: back to the app.
-fn bring_main_to_front<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(main) = app.get_webview_window(labels::MAIN) {
+fn bring_main_to_front<R: Runtime>(state: &Tessera<R>) {
+    if let Some(main) = state.app.get_webview_window(&state.main_window) {
         let _ = main.unminimize();
         let _ = main.show();
         let _ = main.set_focus();
