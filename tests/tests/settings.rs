@@ -105,12 +105,7 @@ async fn the_main_window_comes_back_where_it_was() {
     // Saved once the window has stopped moving (half a second), by tauri-plugin-window-state
     // in its own file.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let saved = app
-        .data_home()
-        .join("config/dev.tessera.desktop/.window-state.json");
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&saved).expect("the window's state is saved"))
-            .unwrap();
+    let saved = saved_window_state(&app);
     assert_eq!(saved["main"]["width"], moved.2, "{saved}");
 
     let app = app.restart().await;
@@ -177,6 +172,14 @@ async fn asked_for_the_plaintext_cache_keeps_sign_ins_and_says_it_is_unencrypted
     app.close().await;
 }
 
+/// What tauri-plugin-window-state saved in the app's config folder.
+fn saved_window_state(app: &App) -> serde_json::Value {
+    let file = app
+        .data_home()
+        .join("config/dev.tessera.desktop/.window-state.json");
+    serde_json::from_slice(&std::fs::read(file).expect("the window's state is saved")).unwrap()
+}
+
 /// A window manager on the test's display for as long as it lives: Xvfb has none, and only a
 /// window manager maximises a window (EWMH `_NET_WM_STATE_MAXIMIZED_*`). Openbox, installed by
 /// scripts/setup; a missing one fails the test, never skips it.
@@ -226,12 +229,7 @@ async fn a_maximised_window_keeps_its_size_from_before() {
         maximised.2 > 900,
         "the display must let the window grow for this test to mean anything: {maximised:?}"
     );
-    let saved = app
-        .data_home()
-        .join("config/dev.tessera.desktop/.window-state.json");
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&saved).expect("the window's state is saved"))
-            .unwrap();
+    let saved = saved_window_state(&app);
     assert_eq!(saved["main"]["maximized"], true, "{saved}");
     assert_eq!(
         (

@@ -200,6 +200,19 @@ async fn through_browser<R: Runtime>(
     request: InteractiveRequest,
     time_limit: Duration,
 ) -> Result<AuthenticationResult, CommandError> {
+    let agent = browser_agent(state, time_limit).await?;
+    Ok(state
+        .auth
+        .acquire_token_interactive(request, &agent)
+        .await?)
+}
+
+/// The engine's loopback agent on the configured port, opening the system browser and
+/// waiting at most `time_limit` for it.
+async fn browser_agent<R: Runtime>(
+    state: &Tessera<R>,
+    time_limit: Duration,
+) -> Result<LoopbackAgent, CommandError> {
     let agent = LoopbackAgent::bind_port(
         state.auth.authority().is_microsoft(),
         state.options().redirect_port,
@@ -210,13 +223,10 @@ async fn through_browser<R: Runtime>(
             "network",
             format!("no loopback port for the browser's answer: {e}"),
         )
-    })?
-    .with_opener(browser_opener())
-    .with_time_limit(time_limit);
-    Ok(state
-        .auth
-        .acquire_token_interactive(request, &agent)
-        .await?)
+    })?;
+    Ok(agent
+        .with_opener(browser_opener())
+        .with_time_limit(time_limit))
 }
 
 /// Ends the provider's session where it lives (the engine's `end_session`): in the app's
@@ -237,20 +247,7 @@ pub(crate) async fn end_session<R: Runtime>(
             Ok(state.auth.end_session(url, &agent).await?)
         }
         SessionPlace::Browser => {
-            let agent = LoopbackAgent::bind_port(
-                state.auth.authority().is_microsoft(),
-                state.options().redirect_port,
-            )
-            .await
-            .map_err(|e| {
-                CommandError::new(
-                    "network",
-                    format!("no loopback port for the browser's answer: {e}"),
-                )
-            })?
-            .for_sign_out()
-            .with_opener(browser_opener())
-            .with_time_limit(time_limit);
+            let agent = browser_agent(state, time_limit).await?.for_sign_out();
             let outcome = state.auth.end_session(url, &agent).await;
             bring_main_to_front(state);
             Ok(outcome?)
