@@ -197,7 +197,16 @@ fn save_geometry_soon<R: tauri::Runtime>(window: &tauri::Window<R>, event: &taur
         if LATEST.load(Ordering::SeqCst) != generation {
             return;
         }
-        if let Err(e) = app.save_window_state(GEOMETRY) {
+        // On the main thread: the plugin holds its lock while it reads the window's size, and a
+        // read from another thread waits for the main thread, which may be waiting for that
+        // lock to record a move (tauri-apps/plugins-workspace#3594): the app froze for good.
+        let saver = app.clone();
+        let scheduled = app.run_on_main_thread(move || {
+            if let Err(e) = saver.save_window_state(GEOMETRY) {
+                log::warn!("could not save where the window is: {e}");
+            }
+        });
+        if let Err(e) = scheduled {
             log::warn!("could not save where the window is: {e}");
         }
     });

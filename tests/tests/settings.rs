@@ -242,3 +242,44 @@ async fn a_maximised_window_keeps_its_size_from_before() {
     drop(window_manager);
     app.close().await;
 }
+
+/// A window moved again just as its debounced save ran froze the app for good (seen in CI, a
+/// sign-in test stuck until the job's time limit; gdb showed the main thread waiting for the
+/// window-state plugin's lock, held by a worker thread that waited for the main thread to read
+/// the window's size). tauri-plugin-window-state holds its lock across those reads
+/// (tauri-apps/plugins-workspace#3594, open), so the app saves from the main thread only. The
+/// moves come at varied offsets around the half second after which the app saves, to meet the
+/// save rather than wait for luck.
+#[tokio::test]
+async fn moving_the_window_while_its_place_is_saved_does_not_freeze_the_app() {
+    let app = App::launch().await;
+    app.wait_for_text("#about", WAIT, |t| t.starts_with("Tessera"))
+        .await;
+    let answers = |step: String| {
+        let app = &app;
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                app.client.execute("return 1;", vec![]),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("the app stopped answering after {step}"))
+            .unwrap();
+        }
+    };
+    for round in 0..48u32 {
+        let x = 40 + (round % 2) * 20;
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            app.client.set_window_rect(x, 40, 900, 660),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the app froze while moving the window (move {round})"))
+        .expect("WebDriver moves the window");
+        answers(format!("move {round}")).await;
+        // 484–507.5 ms in half-millisecond steps: around the 500 ms after which a save starts
+        // (the freeze met moves 24 and 26 of an earlier, coarser sweep).
+        tokio::time::sleep(Duration::from_micros(484_000 + 500 * u64::from(round))).await;
+    }
+    app.close().await;
+}
