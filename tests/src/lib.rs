@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fantoccini::wd::WindowHandle;
+use fantoccini::wd::{TimeoutConfiguration, WindowHandle};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
@@ -18,6 +18,16 @@ use tokio::sync::{Mutex, MutexGuard};
 
 /// How long a new WebDriver session (starting the app) may take before it is retried.
 const SESSION_TIME_LIMIT: Duration = Duration::from_secs(45);
+
+/// How long WebDriver waits for a page to load: well under its default (300 s), so that a
+/// stuck navigation fails the test in seconds instead of holding the suite.
+const PAGE_LOAD_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long one app may run under one driver before the harness stops it. WebDriver calls have
+/// no time limit of their own on this side, so an app that froze (as one did, in a deadlock of
+/// the window-state plugin) held the CI job until its 90-minute limit; stopping the app makes
+/// the pending call fail, and the test with it. No test keeps one app this long.
+const APP_TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// One app on the display at a time: two would fight over focus and the 2-core CPU.
 static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::const_new(());
@@ -99,7 +109,11 @@ impl App {
         // command fails the test in seconds instead of holding the suite.
         capabilities.insert(
             "timeouts".into(),
-            json!({ "pageLoad": 30_000, "script": 30_000, "implicit": 0 }),
+            json!({
+                "pageLoad": PAGE_LOAD_LIMIT.as_millis() as u64,
+                "script": 30_000,
+                "implicit": 0
+            }),
         );
         capabilities.insert(
             "tauri:options".into(),
@@ -479,8 +493,16 @@ impl App {
             .await
             .unwrap_or_else(|e| panic!("click {css}: {e}"));
         assert_eq!(clicked, json!(true), "{css} is not on the sign-in page");
+        // WebKitWebDriver runs a script only once the navigation in progress has finished, and
+        // waits for that up to the page-load limit. The navigation to the redirect never
+        // finishes (the app cancels it and destroys the window), so a look that landed in it
+        // waited the whole 30 s (1 run in 5 of a sign-in test). While the page changes, the
+        // limit is a second: a look cut short means the page is changing, and the next page
+        // is read under the full limit.
+        self.set_page_load_limit(Duration::from_secs(1)).await;
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.is_open(window).await {
+        let mut changed = false;
+        while !changed && Instant::now() < deadline && self.is_open(window).await {
             let same_page = self
                 .client
                 .execute("return window.__tesseraPageSeen === true;", vec![])
@@ -488,15 +510,24 @@ impl App {
                 .ok()
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
-            if !same_page {
-                return;
+            changed = !same_page;
+            if !changed {
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            assert!(
-                Instant::now() < deadline,
-                "clicking {css} led nowhere in 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.set_page_load_limit(PAGE_LOAD_LIMIT).await;
+        assert!(
+            changed || !self.is_open(window).await,
+            "clicking {css} led nowhere in 20 s"
+        );
+    }
+
+    /// Sets how long WebDriver waits for a page to load (the session's `pageLoad` timeout).
+    async fn set_page_load_limit(&self, limit: Duration) {
+        self.client
+            .update_timeouts(TimeoutConfiguration::new(None, Some(limit), None))
+            .await
+            .expect("WebDriver sets its page-load limit");
     }
 
     /// Waits up to `timeout` for the element's text to satisfy `accept`, and returns it.
@@ -791,6 +822,8 @@ struct Driver {
     port: u16,
     /// `XDG_DATA_HOME=…` of this driver's app, to find its processes.
     app_marker: String,
+    /// Dropped with the driver, which tells the watchdog that the app ended in time.
+    _watchdog: std::sync::mpsc::Sender<()>,
 }
 
 impl Driver {
@@ -824,6 +857,7 @@ impl Driver {
         let driver = Driver {
             child,
             port,
+            _watchdog: watchdog(app_marker.clone()),
             app_marker,
         };
         // tauri-driver listens before its WebKitWebDriver child is ready, and drops requests
@@ -858,6 +892,24 @@ impl Drop for Driver {
         // single-instance name, and the next test's app would exit at once in its favour.
         stop_processes_with(&self.app_marker);
     }
+}
+
+/// Stops the app whose environment holds `marker` if it still runs after [`APP_TIME_LIMIT`],
+/// saying so; dropping the returned sender ends the watch.
+fn watchdog(marker: String) -> std::sync::mpsc::Sender<()> {
+    let (ended, watch) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(APP_TIME_LIMIT)
+        {
+            eprintln!(
+                "tessera-e2e: the app has run for {} s in one test, longer than any test needs; \
+                 stopping it, as frozen (its WebDriver call fails next)",
+                APP_TIME_LIMIT.as_secs()
+            );
+            stop_processes_with(&marker);
+        }
+    });
+    ended
 }
 
 /// Stops every process whose environment holds `marker` (SIGTERM, then SIGKILL after 5 s).
@@ -926,7 +978,7 @@ fn stop_processes(find: impl Fn() -> Vec<String>) {
             "-KILL"
         };
         if signal == "-KILL" {
-            eprintln!("tessera-e2e: the app outlived its driver; killing {pids:?}");
+            eprintln!("tessera-e2e: the app did not stop within 5 s of SIGTERM; killing {pids:?}");
         }
         let _ = Command::new("kill").arg(signal).args(&pids).status();
         std::thread::sleep(Duration::from_millis(200));
